@@ -1,0 +1,43 @@
+# Quick start:  `make lab` opens the course in JupyterLab;  `make test` runs every test.
+# Both create the virtual environment .venv and install into it on first use.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Exact torch/torchvision versions for repeatable runs; `make test CONSTRAINTS=` installs without them.
+CONSTRAINTS ?= constraints/ci.txt
+STAMP := $(VENV)/.installed
+# Two workers, one notebook (or test file) each: see conftest.py for the thread cap.
+PYTEST_ARGS ?= -n 2 --dist loadfile
+LAB_ARGS ?=
+
+.PHONY: install lab test sync-notebooks notebooks benchmark clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml $(CONSTRAINTS)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install $(if $(CONSTRAINTS),--constraint $(CONSTRAINTS)) --editable '.[lab,test]'
+	@touch $@
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Rewrite every notebook's Colab badge and install cell (and the README's badges) from
+# [tool.course] in pyproject.toml, and strip all outputs but the checked answers.
+sync-notebooks: $(STAMP)
+	$(BIN)/python tools/notebooks.py sync
+
+# Run notebooks in smoke mode and store their checked answers: `make notebooks NAMES=02_convolution`.
+notebooks: $(STAMP)
+	$(BIN)/python tools/notebooks.py execute $(NAMES)
+
+# Time every notebook in smoke and full mode and write the table to BENCHMARKS.md.
+benchmark: $(STAMP)
+	$(BIN)/python benchmarks/time_notebooks.py $(NAMES)
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,115 @@
+"""Time every notebook, top to bottom in a fresh kernel, in smoke mode and in full mode.
+
+    python benchmarks/time_notebooks.py [NAME ...] [--modes smoke full]
+
+Writes the table into BENCHMARKS.md between the notebook-times markers (other sections of that
+file are left as they are). Times include starting the kernel, as a student would experience them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import re
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import torch
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tools.notebooks import notebook_paths  # noqa: E402
+
+OUTPUT = ROOT / "BENCHMARKS.md"
+START, END = "<!-- notebook-times:start -->", "<!-- notebook-times:end -->"
+MODES = {"smoke": "1", "full": "0"}
+
+
+def run_notebook(path: Path, mode: str, timeout: int) -> tuple[float, str]:
+    """Execute one notebook in a fresh kernel; return (seconds, "ok" or the error's first line)."""
+    saved = {name: os.environ.get(name) for name in ("COURSE_SMOKE", "CI")}
+    os.environ["COURSE_SMOKE"] = MODES[mode]
+    os.environ.pop("CI", None)
+    nb = nbformat.read(path, as_version=4)
+    start = time.perf_counter()
+    try:
+        NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        status = "ok"
+    except Exception as error:  # noqa: BLE001 - reported in the table, not raised
+        status = "failed: " + (str(error).strip().splitlines() or [type(error).__name__])[-1][:80]
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    return time.perf_counter() - start, status
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def table(rows: list[tuple[str, dict[str, tuple[float, str]]]], modes: list[str]) -> str:
+    device = "cuda (" + torch.cuda.get_device_name(0) + ")" if torch.cuda.is_available() else "cpu"
+    lines = [
+        "## Notebooks, top to bottom in a fresh kernel",
+        "",
+        f"Measured {dt.date.today().isoformat()} with `python benchmarks/time_notebooks.py` on "
+        f"{os.cpu_count()} CPU cores ({cpu_name()}), device {device}, Python {platform.python_version()}, "
+        f"torch {torch.__version__}. Times include the kernel's start.",
+        "",
+        "| notebook | " + " | ".join(f"{mode} mode (s)" for mode in modes) + " |",
+        "|---|" + "---:|" * len(modes),
+    ]
+    for name, results in rows:
+        cells = []
+        for mode in modes:
+            seconds, status = results[mode]
+            cells.append(f"{seconds:.1f}" if status == "ok" else f"{seconds:.1f} ({status})")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_section(section: str) -> None:
+    text = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else "# Benchmarks\n"
+    block = f"{START}\n{section}\n{END}"
+    if START in text and END in text:
+        text = re.sub(re.escape(START) + r".*?" + re.escape(END), lambda _: block, text, flags=re.S)
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    OUTPUT.write_text(text, encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("names", nargs="*", help="notebook names (default: all)")
+    parser.add_argument("--modes", nargs="+", choices=list(MODES), default=list(MODES))
+    parser.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell")
+    args = parser.parse_args(argv)
+    rows = []
+    for path in notebook_paths(args.names):
+        results = {}
+        for mode in args.modes:
+            results[mode] = run_notebook(path, mode, args.timeout)
+            print(f"{path.name:<40} {mode:>5}: {results[mode][0]:7.1f} s  {results[mode][1]}", flush=True)
+        rows.append((path.name, results))
+    write_section(table(rows, args.modes))
+    print(f"wrote {OUTPUT.relative_to(ROOT)}")
+    return 0 if all(r[1] == "ok" for _, results in rows for r in results.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""Figures the notebooks share: images, grids of images, matrices with their numbers, projector style.
+
+`show_matrix` is the picture of every by-hand lesson (notebooks 02 and 03); the others first
+appear in notebooks/00_setup.ipynb.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.patches import Rectangle
+
+try:  # torch is optional for plotting: NumPy arrays work on their own
+    import torch
+except ImportError:  # pragma: no cover - torch is a dependency of the package
+    torch = None
+
+PRESENTATION_STYLE = {
+    "figure.figsize": (10.0, 6.0),
+    "figure.dpi": 110,
+    "font.size": 16,
+    "axes.titlesize": 20,
+    "axes.labelsize": 18,
+    "xtick.labelsize": 14,
+    "ytick.labelsize": 14,
+    "legend.fontsize": 15,
+    "lines.linewidth": 3.0,
+    "lines.markersize": 9,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+}
+
+
+def _to_numpy(array: Any, name: str) -> np.ndarray:
+    if torch is not None and isinstance(array, torch.Tensor):
+        return array.detach().cpu().numpy()
+    try:
+        return np.asarray(array)
+    except Exception as error:  # noqa: BLE001
+        raise TypeError(f"{name} must be a NumPy array or a torch tensor, got {type(array).__name__}") from error
+
+
+def to_displayable(image: Any, name: str = "image") -> np.ndarray:
+    """Return `image` as an HxW or HxWx3 array that `imshow` shows correctly.
+
+    Accepts HxW, HxWxC (C = 1, 3, 4) and CxHxW (C = 1 or 3, as PyTorch stores images), with an
+    optional leading batch dimension of 1. uint8 stays as it is; floats already in [0, 1] stay;
+    other floats (normalised images, filters, feature maps) are rescaled to [0, 1] by min and max.
+    """
+    array = _to_numpy(image, name)
+    if array.ndim == 4 and array.shape[0] == 1:
+        array = array[0]
+    if array.ndim == 3 and array.shape[0] in (1, 3) and array.shape[-1] not in (1, 3, 4):
+        array = np.transpose(array, (1, 2, 0))  # CHW -> HWC
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (3, 4)):
+        raise ValueError(
+            f"{name} has shape {tuple(array.shape)}; expected HxW, HxWx3, HxWx4 or 3xHxW "
+            f"(a single image, optionally with a batch dimension of 1)"
+        )
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype == bool:
+        return array.astype(np.float32)
+    if not np.issubdtype(array.dtype, np.number):
+        raise TypeError(f"{name} must hold numbers, got dtype {array.dtype}")
+    array = array.astype(np.float32)
+    low, high = float(np.nanmin(array)), float(np.nanmax(array))
+    if 0.0 <= low and high <= 1.0:
+        return array
+    if high == low:
+        return np.zeros_like(array)
+    return (array - low) / (high - low)
+
+
+def show_image(image: Any, title: str | None = None, ax: plt.Axes | None = None, cmap: str | None = None) -> plt.Axes:
+    """Draw one image (array or tensor, HWC or CHW) without axes ticks; return its Axes."""
+    array = to_displayable(image)
+    if ax is None:
+        _, ax = plt.subplots()
+    if cmap is None and array.ndim == 2:
+        cmap = "gray"
+    ax.imshow(array, cmap=cmap)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.grid(False)
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def show_images(
+    images: Sequence[Any],
+    titles: Sequence[str] | None = None,
+    ncols: int = 8,
+    size: float = 1.6,
+    cmap: str | None = None,
+    suptitle: str | None = None,
+) -> plt.Figure:
+    """Draw images in a grid of `ncols` columns (a batch tensor NxCxHxW works too); return the figure."""
+    if torch is not None and isinstance(images, torch.Tensor):
+        images = list(images)
+    images = list(images)
+    if not images:
+        raise ValueError("images is empty; pass at least one image")
+    if not isinstance(ncols, int) or ncols < 1:
+        raise ValueError(f"ncols must be a positive integer, got {ncols!r}")
+    if titles is not None and len(titles) != len(images):
+        raise ValueError(f"titles has {len(titles)} entries but there are {len(images)} images; give one title per image")
+    ncols = min(ncols, len(images))
+    nrows = math.ceil(len(images) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if suptitle else 0)), squeeze=False)
+    for index, ax in enumerate(axes.flat):
+        if index < len(images):
+            show_image(images[index], title=None if titles is None else titles[index], ax=ax, cmap=cmap)
+        else:
+            ax.axis("off")
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def show_matrix(
+    matrix: Any,
+    ax: plt.Axes | None = None,
+    title: str | None = None,
+    highlight: tuple[int, int, int, int] | None = None,
+    highlight_color: str = "tab:red",
+    fmt: str | None = None,
+    cmap: str = "Blues",
+    cell_size: float = 0.6,
+) -> plt.Axes:
+    """Draw a 2-D matrix as a grid with the number written in each cell; return its Axes.
+
+    `highlight=(row, col, height, width)` outlines a window, such as the patch a kernel covers.
+    """
+    array = _to_numpy(matrix, "matrix")
+    if array.ndim == 1:
+        array = array[np.newaxis, :]
+    if array.ndim != 2:
+        raise ValueError(f"matrix must be 1-D or 2-D, got shape {tuple(array.shape)}; pick one channel first")
+    if array.size == 0:
+        raise ValueError("matrix is empty; it needs at least one row and one column")
+    if not np.issubdtype(array.dtype, np.number) and array.dtype != bool:
+        raise TypeError(f"matrix must hold numbers, got dtype {array.dtype}")
+    rows, cols = array.shape
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(cols * cell_size, 1.2), max(rows * cell_size, 1.2)))
+    values = array.astype(float)
+    low, high = float(np.nanmin(values)), float(np.nanmax(values))
+    span = high - low if high > low else 1.0
+    # Stretch the colour range past the largest value so that black numbers stay readable.
+    ax.imshow(values, cmap=cmap, vmin=low, vmax=high + 0.6 * span)
+    if fmt is None:
+        integral = np.all(np.isfinite(values)) and np.allclose(values, np.round(values))
+        fmt = "{:.0f}" if integral else "{:.2f}"
+    for r in range(rows):
+        for c in range(cols):
+            ax.text(c, r, fmt.format(values[r, c]), ha="center", va="center", color="black")
+    ax.set_xticks(np.arange(-0.5, cols, 1), minor=True)
+    ax.set_yticks(np.arange(-0.5, rows, 1), minor=True)
+    ax.grid(which="minor", color="gray", linewidth=1)
+    ax.grid(which="major", visible=False)
+    ax.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
+    if highlight is not None:
+        if len(highlight) != 4:
+            raise ValueError(f"highlight must be (row, col, height, width), got {highlight!r}")
+        row, col, height, width = (int(v) for v in highlight)
+        if height < 1 or width < 1 or row < 0 or col < 0 or row + height > rows or col + width > cols:
+            raise ValueError(
+                f"highlight={highlight!r} does not fit inside a {rows}x{cols} matrix; "
+                f"row + height must be <= {rows} and col + width <= {cols}"
+            )
+        ax.add_patch(
+            Rectangle((col - 0.5, row - 0.5), width, height, fill=False, edgecolor=highlight_color, linewidth=3.5)
+        )
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def use_presentation_style(scale: float = 1.0) -> dict[str, Any]:
+    """Make figures large and readable on a projector (fonts times `scale`); return the settings applied."""
+    if not scale > 0:
+        raise ValueError(f"scale must be positive, got {scale!r}")
+    settings = dict(PRESENTATION_STYLE)
+    for key in ("font.size", "axes.titlesize", "axes.labelsize", "xtick.labelsize", "ytick.labelsize", "legend.fontsize"):
+        settings[key] = settings[key] * scale
+    mpl.rcParams.update(settings)
+    return settings

@@ -1,0 +1,96 @@
+"""environment.yml (conda) and pyproject.toml (pip) describe the same environment."""
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parents[1]
+# pip name -> conda-forge name, where they differ
+CONDA_NAMES = {"torch": "pytorch", "opencv-python-headless": "py-opencv"}
+REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*(?:>=\s*([0-9][0-9.]*))?\s*(?:;\s*(.*))?$")
+UNPINNED = {"torch", "torchvision"}
+
+
+def _parse(requirement: str) -> tuple[str, str | None, str | None]:
+    match = REQUIREMENT.match(requirement)
+    assert match, f"cannot read requirement {requirement!r}: use 'name' or 'name>=version'"
+    name, bound, marker = match.groups()
+    return name.lower().replace("_", "-"), bound, marker
+
+
+def _pyproject():
+    with open(ROOT / "pyproject.toml", "rb") as handle:
+        return tomllib.load(handle)
+
+
+def pip_requirements() -> dict[str, str | None]:
+    project = _pyproject()["project"]
+    lines = list(project["dependencies"])
+    for extra in ("lab", "test"):
+        lines += project["optional-dependencies"][extra]
+    found = {}
+    for line in lines:
+        name, bound, marker = _parse(line)
+        if marker and "python_version < '3.11'" in marker:
+            continue  # a backport conda's Python >= 3.11 does not need
+        found[CONDA_NAMES.get(name, name)] = bound
+    return found
+
+
+def conda_requirements() -> tuple[dict[str, str | None], list[str]]:
+    environment = yaml.safe_load((ROOT / "environment.yml").read_text())
+    found, pip_section = {}, []
+    for entry in environment["dependencies"]:
+        if isinstance(entry, dict):
+            pip_section += entry.get("pip", [])
+            continue
+        name, bound, _ = _parse(entry)
+        if name not in ("python", "pip"):
+            found[name] = bound
+    return found, pip_section
+
+
+def test_same_packages_and_same_lower_bounds():
+    pip = pip_requirements()
+    conda, _ = conda_requirements()
+    assert sorted(set(pip) - set(conda)) == [], "in pyproject.toml but missing from environment.yml"
+    assert sorted(set(conda) - set(pip)) == [], "in environment.yml but missing from pyproject.toml"
+    different = {name: (pip[name], conda[name]) for name in pip if pip[name] != conda[name]}
+    assert different == {}, "lower bounds differ (pyproject, environment.yml)"
+
+
+def test_conda_installs_the_course_package_itself():
+    _, pip_section = conda_requirements()
+    assert any(line.replace("--editable", "-e").strip() == "-e ." for line in pip_section)
+
+
+def test_python_versions_agree():
+    requires = _pyproject()["project"]["requires-python"]
+    environment = yaml.safe_load((ROOT / "environment.yml").read_text())
+    assert f"python{requires}" in environment["dependencies"]
+
+
+def test_torch_has_lower_bounds_only_so_colab_keeps_its_own():
+    for line in _pyproject()["project"]["dependencies"]:
+        name, bound, _ = _parse(line)
+        if name in UNPINNED:
+            assert bound and "==" not in line and "<" not in line, line
+
+
+@pytest.mark.parametrize("name", sorted(UNPINNED))
+def test_ci_constraints_pin_within_the_lower_bounds(name):
+    pins = {}
+    for line in (ROOT / "constraints" / "ci.txt").read_text().splitlines():
+        if "==" in line and not line.lstrip().startswith("#"):
+            package, version = line.split("==")
+            pins[package.strip()] = version.strip()
+    bound = pip_requirements()[CONDA_NAMES.get(name, name)]
+    as_tuple = lambda v: tuple(int(p) for p in v.split(".")[:3])  # noqa: E731
+    assert as_tuple(pins[name]) >= as_tuple(bound)

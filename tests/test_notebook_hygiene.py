@@ -1,0 +1,115 @@
+"""Every notebook in notebooks/ is named, stored and listed the way the course needs.
+
+New notebooks are picked up automatically: drop NN_topic.ipynb into notebooks/ and add it to the
+README's table.
+"""
+
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from tools import notebooks as nbtools
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+MAX_OUTPUT_CHARS = 20_000
+ABSOLUTE_PATH = re.compile(r"(?<![\w.:/])(?:/(?:home|root|tmp|Users|work|var|opt|usr|private|mnt)/|[A-Za-z]:\\\\)")
+
+
+def _ids(paths):
+    return [p.name for p in paths]
+
+
+def _read(path):
+    return nbformat.read(path, as_version=4)
+
+
+def _output_text(output) -> str:
+    return json.dumps(output, ensure_ascii=False)
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "notebooks/ holds no .ipynb file"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+class TestNotebook:
+    def test_name_is_number_underscore_topic(self, path):
+        assert nbtools.NAME_PATTERN.match(path.name), f"{path.name}: name it NN_topic.ipynb (lower case, digits, _)"
+
+    def test_is_valid_nbformat_with_a_python3_kernel(self, path):
+        nb = _read(path)
+        nbformat.validate(nb)
+        assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
+
+    def test_stores_no_error(self, path):
+        for index, cell in enumerate(_read(path).cells):
+            for output in cell.get("outputs", []):
+                assert output.get("output_type") != "error", f"cell {index} stores an error"
+
+    def test_stores_no_absolute_path(self, path):
+        for index, cell in enumerate(_read(path).cells):
+            for output in cell.get("outputs", []):
+                match = ABSOLUTE_PATH.search(_output_text(output))
+                assert match is None, f"cell {index} stores an absolute path: {match.group(0)!r}..."
+
+    def test_outputs_are_small(self, path):
+        for index, cell in enumerate(_read(path).cells):
+            size = sum(len(_output_text(o)) for o in cell.get("outputs", []))
+            assert size <= MAX_OUTPUT_CHARS, f"cell {index} stores {size} characters of output (limit {MAX_OUTPUT_CHARS})"
+
+    def test_only_checked_cells_keep_outputs(self, path):
+        for index, cell in enumerate(_read(path).cells):
+            if cell.cell_type != "code":
+                continue
+            if nbtools.is_checked(cell):
+                assert cell.outputs, f"cell {index} is tagged {nbtools.CHECK_TAG} but stores no answer to check"
+                assert cell.execution_count is not None, f"cell {index}: checked cells need their execution count"
+                assert nbtools.KEEP_TAG in cell.metadata.get("tags", []), f"cell {index}: add the {nbtools.KEEP_TAG} tag"
+            else:
+                assert not cell.outputs, f"cell {index} keeps outputs but is not tagged {nbtools.CHECK_TAG}"
+                assert cell.execution_count is None, f"cell {index} keeps an execution count but is not checked"
+
+    def test_checks_at_least_one_answer(self, path):
+        assert any(nbtools.is_checked(c) for c in _read(path).cells), "no cell is tagged nbval-check-output"
+
+    def test_starts_with_badge_then_title_and_install_cell_first(self, path):
+        repository, branch = nbtools.course_location()
+        cells = _read(path).cells
+        assert cells[0].cell_type == "markdown"
+        assert cells[0].source == nbtools.badge_source(path.name, repository, branch)
+        first_code = next(c for c in cells if c.cell_type == "code")
+        assert first_code.source == nbtools.install_source(repository, branch)
+        assert "'google.colab' in sys.modules".replace("'", '"') in first_code.source
+        assert not re.search(r"torch(vision)?\s*[=<>~]=", first_code.source), "the install cell must not pin torch"
+        title = cells[1]
+        assert title.cell_type == "markdown" and title.source.startswith(f"# {path.name[:2]} ")
+        assert "What you will learn" in title.source
+
+    def test_ends_with_summary_and_exercises(self, path):
+        headings = [c.source.splitlines()[0] for c in _read(path).cells if c.cell_type == "markdown" and c.source]
+        assert "## Summary" in headings[-3:] and "## Exercises" in headings[-3:]
+
+    def test_is_in_sync_with_the_tools(self, path):
+        original, expected = nbtools.processed(path)
+        assert original == expected, f"{path.name} is not stripped or synced: run `make sync-notebooks`"
+
+    def test_is_listed_in_readme(self, path):
+        readme = (ROOT / "README.md").read_text(encoding="utf-8")
+        assert f"(notebooks/{path.name})" in readme, f"add {path.name} to the README's table of notebooks"
+        repository, branch = nbtools.course_location()
+        assert nbtools.colab_url(path.name, repository, branch) in readme, f"the README lacks the Colab badge of {path.name}"
+
+
+def test_readme_lists_no_missing_notebook():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    listed = set(re.findall(r"\(notebooks/(\d\d_[^)]+\.ipynb)\)", readme))
+    assert listed <= {p.name for p in NOTEBOOKS}, f"README lists notebooks that do not exist: {listed - {p.name for p in NOTEBOOKS}}"
+
+
+def test_notebooks_are_numbered_without_duplicates():
+    numbers = [p.name[:2] for p in NOTEBOOKS]
+    assert len(numbers) == len(set(numbers)), f"two notebooks share a number: {numbers}"

@@ -1,0 +1,66 @@
+"""tools/notebooks.py: the one command that rewrites badges and install cells, and the stripper."""
+
+import nbformat
+import pytest
+
+from tools import notebooks as nbtools
+
+
+def _notebook_with_outputs():
+    nb = nbformat.v4.new_notebook()
+    checked = nbformat.v4.new_code_cell("1 + 1", metadata={"tags": ["nbval-check-output"]}, execution_count=3)
+    checked.outputs = [
+        nbformat.v4.new_output("execute_result", data={"text/plain": "2", "text/html": "<b>2</b>"}, execution_count=3)
+    ]
+    plain = nbformat.v4.new_code_cell("print('hi')", execution_count=4, metadata={"collapsed": True, "slideshow": {"slide_type": "fragment"}})
+    plain.outputs = [nbformat.v4.new_output("stream", name="stdout", text="hi\n")]
+    nb.cells = [nbformat.v4.new_markdown_cell("# 01 Title"), checked, plain]
+    return nb
+
+
+def test_sync_puts_badge_first_and_install_cell_before_other_code():
+    nb = _notebook_with_outputs()
+    nbtools.sync_notebook(nb, "01_intro.ipynb", "someone/fork", "dev")
+    assert nb.cells[0].source == nbtools.badge_source("01_intro.ipynb", "someone/fork", "dev")
+    assert "google.com/github/someone/fork/blob/dev/notebooks/01_intro.ipynb" in nb.cells[0].source
+    assert nb.cells[1].source == "# 01 Title"
+    assert nb.cells[2].source == nbtools.install_source("someone/fork", "dev")
+    assert "git+https://github.com/someone/fork@dev" in nb.cells[2].source
+    assert nb.cells[3].source == "1 + 1"
+
+
+def test_sync_rewrites_existing_cells_instead_of_adding_new_ones():
+    nb = _notebook_with_outputs()
+    nbtools.sync_notebook(nb, "01_intro.ipynb", "old/place", "main")
+    nbtools.sync_notebook(nb, "01_intro.ipynb", "new/place", "main")
+    assert len(nb.cells) == 5
+    text = nbformat.writes(nb)
+    assert "old/place" not in text and text.count("new/place") == 2
+
+
+def test_strip_keeps_answers_of_checked_cells_only():
+    nb = _notebook_with_outputs()
+    nbtools.strip_notebook(nb)
+    checked, plain = nb.cells[1], nb.cells[2]
+    assert checked.execution_count == 3
+    assert checked.outputs[0]["data"] == {"text/plain": "2"}
+    assert "keep_output" in checked.metadata["tags"]
+    assert plain.outputs == [] and plain.execution_count is None
+    assert plain.metadata == {"slideshow": {"slide_type": "fragment"}}  # editor state dropped, slides kept
+
+
+def test_readme_badges_follow_the_location():
+    text = "[![b](x)](https://colab.research.google.com/github/a/b/blob/main/notebooks/00_setup.ipynb)"
+    new = nbtools.sync_readme(text, "c/d", "dev")
+    assert new == "[![b](x)](https://colab.research.google.com/github/c/d/blob/dev/notebooks/00_setup.ipynb)"
+
+
+def test_location_is_read_from_pyproject(tmp_path):
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[tool.course]\ngithub_repository = "x/y"\ngithub_branch = "b"\n')
+    assert nbtools.course_location(pyproject) == ("x/y", "b")
+
+
+def test_unknown_notebook_name_is_reported():
+    with pytest.raises(SystemExit, match="no such notebook"):
+        nbtools.notebook_paths(["99_missing"])

@@ -1,0 +1,1 @@
+"""Maintenance scripts of the course (not part of the installed package)."""

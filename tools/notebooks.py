@@ -1,0 +1,206 @@
+"""Maintain the notebooks: Colab badge and install cell, stripped outputs, smoke-mode execution.
+
+    python tools/notebooks.py sync      rewrite every badge and install cell (and the README's badges)
+                                        from [tool.course] in pyproject.toml, and strip every output
+                                        except those of cells tagged nbval-check-output
+    python tools/notebooks.py execute [NAME ...]
+                                        run notebooks in smoke mode, store the checked answers, strip
+    python tools/notebooks.py check     exit 1 if sync or strip would change anything
+
+The GitHub location lives in one place, pyproject.toml; `make sync-notebooks` runs `sync`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+README = ROOT / "README.md"
+NAME_PATTERN = re.compile(r"^\d{2}_[a-z0-9]+(?:_[a-z0-9]+)*\.ipynb$")
+
+CHECK_TAG = "nbval-check-output"
+KEEP_TAG = "keep_output"
+BADGE_TAG = "colab-badge"
+INSTALL_TAG = "colab-install"
+BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
+COLAB_URL = re.compile(r"https://colab\.research\.google\.com/github/[^/\s)]+/[^/\s)]+/blob/[^/\s)]+/notebooks/")
+KEPT_CELL_METADATA = ("tags", "slideshow")
+
+
+def course_location(pyproject: Path = ROOT / "pyproject.toml") -> tuple[str, str]:
+    """Return (owner/repository, branch) from [tool.course] in pyproject.toml."""
+    with open(pyproject, "rb") as handle:
+        settings = tomllib.load(handle)["tool"]["course"]
+    return settings["github_repository"], settings["github_branch"]
+
+
+def colab_url(name: str, repository: str, branch: str) -> str:
+    return f"https://colab.research.google.com/github/{repository}/blob/{branch}/notebooks/{name}"
+
+
+def badge_source(name: str, repository: str, branch: str) -> str:
+    return f"[![Open In Colab]({BADGE_IMAGE})]({colab_url(name, repository, branch)})"
+
+
+def install_source(repository: str, branch: str) -> str:
+    return f'''# In Colab, install the course helpers first (Colab's own torch is kept). Elsewhere this does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet",
+         "course-utils @ git+https://github.com/{repository}@{branch}"],
+        check=True,
+    )'''
+
+
+def _tags(cell) -> list[str]:
+    return list(cell.get("metadata", {}).get("tags", []))
+
+
+def is_checked(cell) -> bool:
+    return cell.cell_type == "code" and CHECK_TAG in _tags(cell)
+
+
+def sync_notebook(nb, name: str, repository: str, branch: str) -> None:
+    """Put the badge cell first and the install cell as the first code cell, with current sources."""
+    badge = next((c for c in nb.cells if BADGE_TAG in _tags(c)), None)
+    if badge is None:
+        badge = nbformat.v4.new_markdown_cell(metadata={"tags": [BADGE_TAG]})
+    else:
+        nb.cells.remove(badge)
+    badge.cell_type = "markdown"
+    badge.source = badge_source(name, repository, branch)
+    badge.metadata["slideshow"] = {"slide_type": "skip"}
+    nb.cells.insert(0, badge)
+
+    install = next((c for c in nb.cells if INSTALL_TAG in _tags(c)), None)
+    if install is None:
+        install = nbformat.v4.new_code_cell(metadata={"tags": [INSTALL_TAG]})
+    else:
+        nb.cells.remove(install)
+    install.source = install_source(repository, branch)
+    install.outputs = []
+    install.execution_count = None
+    install.metadata["slideshow"] = {"slide_type": "skip"}
+    first_code = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), len(nb.cells))
+    nb.cells.insert(first_code, install)
+
+
+def strip_notebook(nb) -> None:
+    """Keep outputs and execution counts of checked cells only; drop editor metadata."""
+    for cell in nb.cells:
+        cell.metadata = {k: v for k, v in cell.get("metadata", {}).items() if k in KEPT_CELL_METADATA}
+        if cell.cell_type != "code":
+            cell.pop("outputs", None)
+            cell.pop("execution_count", None)
+            continue
+        if is_checked(cell):
+            tags = cell.metadata.setdefault("tags", [])
+            if KEEP_TAG not in tags:
+                tags.append(KEEP_TAG)
+            for output in cell.outputs:
+                if output.get("output_type") in ("execute_result", "display_data"):
+                    output["metadata"] = {}
+                    output["data"] = {k: v for k, v in output.get("data", {}).items() if k == "text/plain"}
+        else:
+            cell.outputs = []
+            cell.execution_count = None
+            if "tags" in cell.metadata:
+                cell.metadata["tags"] = [t for t in cell.metadata["tags"] if t != KEEP_TAG]
+                if not cell.metadata["tags"]:
+                    del cell.metadata["tags"]
+    kernelspec = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    nb.metadata = nbformat.from_dict({"kernelspec": kernelspec, "language_info": {"name": "python"}})
+
+
+def sync_readme(text: str, repository: str, branch: str) -> str:
+    prefix = f"https://colab.research.google.com/github/{repository}/blob/{branch}/notebooks/"
+    return COLAB_URL.sub(prefix, text)
+
+
+def notebook_paths(names: list[str] | None = None) -> list[Path]:
+    paths = sorted(NOTEBOOKS.glob("*.ipynb"))
+    if names:
+        wanted = {n if n.endswith(".ipynb") else f"{n}.ipynb" for n in names}
+        unknown = wanted - {p.name for p in paths}
+        if unknown:
+            raise SystemExit(f"no such notebook in notebooks/: {', '.join(sorted(unknown))}")
+        paths = [p for p in paths if p.name in wanted]
+    return paths
+
+
+def processed(path: Path) -> tuple[str, str]:
+    """Return (current text, text after sync and strip) for one notebook."""
+    repository, branch = course_location()
+    original = path.read_text(encoding="utf-8")
+    nb = nbformat.reads(original, as_version=4)
+    sync_notebook(nb, path.name, repository, branch)
+    strip_notebook(nb)
+    return original, nbformat.writes(nb) + "\n"
+
+
+def execute(paths: list[Path], timeout: int = 1200) -> None:
+    from nbclient import NotebookClient
+
+    os.environ["COURSE_SMOKE"] = "1"
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        print(f"executing {path.name} in smoke mode", flush=True)
+        NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+        repository, branch = course_location()
+        sync_notebook(nb, path.name, repository, branch)
+        strip_notebook(nb)
+        path.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["sync", "execute", "check"])
+    parser.add_argument("names", nargs="*", help="notebook names (default: all)")
+    args = parser.parse_args(argv)
+    paths = notebook_paths(args.names)
+    repository, branch = course_location()
+    if args.command == "execute":
+        execute(paths)
+        return 0
+    stale = []
+    for path in paths:
+        original, text = processed(path)
+        if text != original:
+            stale.append(path.name)
+            if args.command != "check":
+                path.write_text(text, encoding="utf-8")
+    readme = README.read_text(encoding="utf-8")
+    new_readme = sync_readme(readme, repository, branch)
+    if new_readme != readme:
+        stale.append(README.name)
+        if args.command != "check":
+            README.write_text(new_readme, encoding="utf-8")
+    if args.command == "check":
+        if stale:
+            print("out of date (run `make sync-notebooks`):", ", ".join(stale))
+            return 1
+        print("notebooks and README are in sync")
+        return 0
+    print("rewrote:", ", ".join(stale) if stale else "nothing (already in sync)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
