@@ -10,6 +10,8 @@ STAMP := $(VENV)/.installed
 # Two workers, one notebook (or test file) each: see conftest.py for the thread cap.
 PYTEST_ARGS ?= -n 2 --dist loadfile
 LAB_ARGS ?=
+# JupyterLab refuses to run as root (containers, some lab machines) unless told it may.
+ROOT_ARGS := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 
 .PHONY: install lab test sync-notebooks notebooks benchmark clean
 
@@ -21,7 +23,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	@touch $@
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(ROOT_ARGS) $(LAB_ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

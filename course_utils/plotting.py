@@ -134,7 +134,7 @@ def show_matrix(
     highlight_color: str = "tab:red",
     fmt: str | None = None,
     cmap: str = "Blues",
-    cell_size: float = 0.6,
+    cell_size: float = 0.8,
 ) -> plt.Axes:
     """Draw a 2-D matrix as a grid with the number written in each cell; return its Axes.
 
