@@ -153,16 +153,18 @@ def show_matrix(
     if ax is None:
         _, ax = plt.subplots(figsize=(max(cols * cell_size, 1.2), max(rows * cell_size, 1.2)))
     values = array.astype(float)
-    low, high = float(np.nanmin(values)), float(np.nanmax(values))
+    finite = values[np.isfinite(values)]  # NaN cells are drawn empty (an output not computed yet)
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
     span = high - low if high > low else 1.0
     # Stretch the colour range past the largest value so that black numbers stay readable.
     ax.imshow(values, cmap=cmap, vmin=low, vmax=high + 0.6 * span)
     if fmt is None:
-        integral = np.all(np.isfinite(values)) and np.allclose(values, np.round(values))
+        integral = np.allclose(finite, np.round(finite))
         fmt = "{:.0f}" if integral else "{:.2f}"
     for r in range(rows):
         for c in range(cols):
-            ax.text(c, r, fmt.format(values[r, c]), ha="center", va="center", color="black")
+            if np.isfinite(values[r, c]):
+                ax.text(c, r, fmt.format(values[r, c]), ha="center", va="center", color="black")
     ax.set_xticks(np.arange(-0.5, cols, 1), minor=True)
     ax.set_yticks(np.arange(-0.5, rows, 1), minor=True)
     ax.grid(which="minor", color="gray", linewidth=1)

@@ -110,3 +110,8 @@ def test_presentation_style_enlarges_fonts():
         assert matplotlib.rcParams["figure.figsize"] == [10.0, 6.0]
     with pytest.raises(ValueError, match="scale"):
         plotting.use_presentation_style(scale=0)
+
+
+def test_show_matrix_leaves_nan_cells_empty():
+    ax = plotting.show_matrix(np.array([[1.0, np.nan], [np.nan, 4.0]]))
+    assert _cell_texts(ax) == {(0, 0): "1", (1, 1): "4"}

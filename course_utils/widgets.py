@@ -1,0 +1,186 @@
+"""Interactive demos for the notebooks. Each has a plain function that returns its figure (for CI,
+slides and printed notes) and a widget version that redraws it as sliders move.
+
+- `sliding_window_figure` / `sliding_window_stepper`: notebooks/02_convolution_by_hand.ipynb
+- `output_size_figure` / `output_size_calculator`: notebooks/03_padding_stride_pooling.ipynb
+
+Only what ipywidgets 7.7 (Colab) and 8 (JupyterLab 4) both provide is used.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.patches import Rectangle
+
+from .by_hand import pad2d
+from .plotting import show_matrix
+from .shapes import conv_output_size, explain_output_size
+
+__all__ = [
+    "SEED_EXAMPLES",
+    "sliding_window_figure",
+    "sliding_window_stepper",
+    "output_size_figure",
+    "output_size_calculator",
+]
+
+# The worked examples of the lectures, by the name the stepper's menu shows.
+SEED_EXAMPLES: dict[str, tuple[np.ndarray, np.ndarray]] = {
+    "3x3 input, 2x2 kernel": (np.arange(9).reshape(3, 3), np.array([[0, 1], [2, 3]])),
+    "5x5 input, 3x3 kernel": (
+        np.array([[3, 3, 2, 1, 0], [0, 0, 1, 3, 1], [3, 1, 2, 2, 3], [2, 0, 0, 2, 2], [2, 0, 0, 0, 1]]),
+        np.array([[0, 1, 2], [2, 2, 0], [0, 1, 2]]),
+    ),
+    "6x6 image, diagonal filter": (
+        np.array([[1, 0, 0, 0, 0, 1], [0, 1, 0, 0, 1, 0], [0, 0, 1, 1, 0, 0],
+                  [1, 0, 0, 0, 1, 0], [0, 1, 0, 0, 1, 0], [0, 0, 1, 0, 1, 0]]),
+        np.array([[1, -1, -1], [-1, 1, -1], [-1, -1, 1]]),
+    ),
+    "7x7 image, X-shaped kernel": (
+        np.array([[0, 1, 1, 1, 0, 0, 0], [0, 0, 1, 1, 1, 0, 0], [0, 0, 0, 1, 1, 1, 0], [0, 0, 0, 1, 1, 0, 0],
+                  [0, 0, 1, 1, 0, 0, 0], [0, 1, 1, 0, 0, 0, 0], [1, 1, 0, 0, 0, 0, 0]]),
+        np.array([[1, 0, 1], [0, 1, 0], [1, 0, 1]]),
+    ),
+}
+
+
+def sliding_window_figure(X, K, stride: int = 1, padding: int = 0, step: int = 0) -> plt.Figure:
+    """Draw one step of a 2-D cross-correlation: the window on the (padded) input, the kernel,
+    the products and their sum, and the output filled up to this step. Returns the figure."""
+    X, K = np.asarray(X), np.asarray(K)
+    if X.ndim != 2 or K.ndim != 2:
+        raise ValueError(f"X and K must be 2-D, got shapes {X.shape} and {K.shape}")
+    out_h = conv_output_size(X.shape[0], K.shape[0], stride, padding)
+    out_w = conv_output_size(X.shape[1], K.shape[1], stride, padding)
+    steps = out_h * out_w
+    if not 0 <= step < steps:
+        raise ValueError(f"step must be between 0 and {steps - 1} (the output has {out_h}x{out_w} cells), got {step}")
+    row, col = divmod(step, out_w)
+    padded = pad2d(X, padding).astype(float)
+    kh, kw = K.shape
+    top, left = row * stride, col * stride
+    window = padded[top : top + kh, left : left + kw]
+    products = window * K
+    output = np.full((out_h, out_w), np.nan)
+    for index in range(step + 1):
+        r, c = divmod(index, out_w)
+        output[r, c] = np.sum(padded[r * stride : r * stride + kh, c * stride : c * stride + kw] * K)
+
+    widths = [padded.shape[1], kw, kw, out_w]
+    fig, axes = plt.subplots(1, 4, figsize=(2.2 + 0.55 * sum(widths), 0.6 * max(padded.shape[0], 3) + 1.2),
+                             gridspec_kw={"width_ratios": widths})
+    show_matrix(padded, ax=axes[0], highlight=(top, left, kh, kw),
+                title="input" + (f" (padded by {padding})" if padding else ""))
+    if padding:  # outline the original input inside the zeros that padding added
+        axes[0].add_patch(Rectangle((padding - 0.5, padding - 0.5), X.shape[1], X.shape[0], fill=False,
+                                    edgecolor="black", linewidth=2.5, linestyle="--"))
+    show_matrix(K, ax=axes[1], title="kernel K", cmap="Oranges")
+    show_matrix(products, ax=axes[2], title=f"products, sum = {np.sum(products):g}", cmap="Greens")
+    show_matrix(output, ax=axes[3], highlight=(row, col, 1, 1), title=f"output[{row}, {col}]", cmap="Purples")
+    fig.suptitle(f"step {step + 1} of {steps}: stride {stride}, padding {padding}")
+    fig.tight_layout()
+    return fig
+
+
+def _widgets():
+    try:
+        import ipywidgets
+    except ImportError as error:  # pragma: no cover - ipywidgets is a dependency
+        raise ImportError("the interactive version needs ipywidgets: pip install ipywidgets") from error
+    return ipywidgets
+
+
+def sliding_window_stepper(example: str = "3x3 input, 2x2 kernel") -> Any:
+    """Widget: choose a worked example, stride and padding, then step the window across the input."""
+    widgets = _widgets()
+    if example not in SEED_EXAMPLES:
+        raise ValueError(f"example must be one of {list(SEED_EXAMPLES)}, got {example!r}")
+    choose = widgets.Dropdown(options=list(SEED_EXAMPLES), value=example, description="example")
+    stride = widgets.IntSlider(value=1, min=1, max=3, description="stride")
+    padding = widgets.IntSlider(value=0, min=0, max=2, description="padding")
+    step = widgets.IntSlider(value=0, min=0, max=0, description="step")
+    output = widgets.Output()
+
+    def steps_available() -> int:
+        X, K = SEED_EXAMPLES[choose.value]
+        out_h = conv_output_size(X.shape[0], K.shape[0], stride.value, padding.value)
+        out_w = conv_output_size(X.shape[1], K.shape[1], stride.value, padding.value)
+        return out_h * out_w
+
+    def redraw(*_):
+        step.max = steps_available() - 1
+        step.value = min(step.value, step.max)
+        X, K = SEED_EXAMPLES[choose.value]
+        output.clear_output(wait=True)
+        with output:
+            sliding_window_figure(X, K, stride.value, padding.value, step.value)
+            plt.show()
+
+    for control in (choose, stride, padding, step):
+        control.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([widgets.HBox([choose, stride, padding]), step, output])
+
+
+def output_size_figure(n: int, kernel_size: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> plt.Figure:
+    """Draw one axis of the input (padding hatched), every window position, and the formula."""
+    explanation = explain_output_size(n, kernel_size, stride, padding, dilation)
+    out = conv_output_size(n, kernel_size, stride, padding, dilation)
+    total = n + 2 * padding
+    span = dilation * (kernel_size - 1) + 1
+    covered = (out - 1) * stride + span
+    width = max(8.0, 0.45 * total + 1.5)
+    lines = [wrapped for line in explanation.splitlines() for wrapped in textwrap.wrap(line, int(width * 11))]
+    height = 1.9 + 0.32 * out + 0.2 * len(lines)
+    fig, ax = plt.subplots(figsize=(width, height))
+    for cell in range(total):
+        is_pad = cell < padding or cell >= padding + n
+        face = "#f4a6a0" if cell >= covered else ("0.88" if is_pad else "white")
+        ax.add_patch(Rectangle((cell, 0), 1, 1, facecolor=face, edgecolor="black", hatch="//" if is_pad else None))
+    colours = plt.get_cmap("tab10")
+    for position in range(out):
+        y = -0.6 - 0.32 * position
+        start = position * stride
+        for tap in range(kernel_size):
+            ax.add_patch(Rectangle((start + tap * dilation + 0.1, y), 0.8, 0.22, color=colours(position % 10)))
+        ax.text(start - 0.3, y + 0.11, str(position), ha="right", va="center", fontsize=9)
+    ax.set_xlim(-1.2, total + 0.2)
+    ax.set_ylim(-0.8 - 0.32 * out, 1.2)
+    ax.axis("off")
+    verdict = "the windows fit exactly" if covered == total else f"does not fit: {total - covered} cell(s) never covered (red)"
+    ax.set_title(f"n={n}, k={kernel_size}, s={stride}, p={padding}, d={dilation}: output size {out}\n{verdict}",
+                 fontsize=11)
+    fig.text(0.02, 0.02, "\n".join(lines), fontsize=9, family="monospace", va="bottom")
+    fig.subplots_adjust(top=1 - 0.65 / height, bottom=(0.2 * len(lines) + 0.2) / height)
+    return fig
+
+
+def output_size_calculator(n: int = 7, kernel_size: int = 3, stride: int = 3, padding: int = 0, dilation: int = 1) -> Any:
+    """Widget: sliders for n, k, s, p and d; the formula with the numbers, and what would fit."""
+    widgets = _widgets()
+    sliders = {
+        "n": widgets.IntSlider(value=n, min=1, max=32, description="n (input)"),
+        "kernel_size": widgets.IntSlider(value=kernel_size, min=1, max=11, description="k (kernel)"),
+        "stride": widgets.IntSlider(value=stride, min=1, max=6, description="s (stride)"),
+        "padding": widgets.IntSlider(value=padding, min=0, max=6, description="p (padding)"),
+        "dilation": widgets.IntSlider(value=dilation, min=1, max=4, description="d (dilation)"),
+    }
+    output = widgets.Output()
+
+    def redraw(*_):
+        output.clear_output(wait=True)
+        with output:
+            try:
+                output_size_figure(**{name: slider.value for name, slider in sliders.items()})
+                plt.show()
+            except ValueError as error:
+                print(f"This configuration does not work: {error}")
+
+    for slider in sliders.values():
+        slider.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([widgets.HBox(list(sliders.values())[:3]), widgets.HBox(list(sliders.values())[3:]), output])

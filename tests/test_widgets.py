@@ -1,0 +1,80 @@
+"""course_utils.widgets: the plain figures show the right numbers; the widgets react to their controls."""
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from course_utils import by_hand, widgets
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def _texts(ax):
+    return [t.get_text() for t in ax.texts]
+
+
+@pytest.mark.parametrize("name", list(widgets.SEED_EXAMPLES))
+@pytest.mark.parametrize("stride, padding", [(1, 0), (2, 1), (1, 2)])
+def test_last_step_shows_the_whole_output(name, stride, padding):
+    X, K = widgets.SEED_EXAMPLES[name]
+    expected = by_hand.corr2d(X, K, stride, padding)
+    fig = widgets.sliding_window_figure(X, K, stride, padding, step=expected.size - 1)
+    output_ax = fig.axes[3]
+    assert _texts(output_ax) == [f"{v:.0f}" for v in expected.flatten()]
+
+
+def test_a_middle_step_shows_window_products_and_partial_output():
+    X, K = widgets.SEED_EXAMPLES["3x3 input, 2x2 kernel"]
+    fig = widgets.sliding_window_figure(X, K, step=1)
+    input_ax, kernel_ax, products_ax, output_ax = fig.axes
+    assert _texts(products_ax) == ["0", "2", "8", "15"]  # window [[1, 2], [4, 5]] times K
+    assert products_ax.get_title() == "products, sum = 25"
+    assert _texts(output_ax) == ["19", "25"]  # the two cells computed so far
+    window = [p for p in input_ax.patches if p.get_edgecolor()[:3] != (0, 0, 0)][0]
+    assert window.get_xy() == (0.5, -0.5)
+
+
+def test_stepper_rejects_steps_past_the_end():
+    X, K = widgets.SEED_EXAMPLES["3x3 input, 2x2 kernel"]
+    with pytest.raises(ValueError, match=r"step must be between 0 and 3"):
+        widgets.sliding_window_figure(X, K, step=4)
+
+
+def test_stepper_widget_updates_the_number_of_steps():
+    box = widgets.sliding_window_stepper("5x5 input, 3x3 kernel")
+    (choose, stride, padding), step = box.children[0].children, box.children[1]
+    assert step.max == 8  # 3x3 output
+    padding.value = 1
+    assert step.max == 24  # 5x5 output
+    step.value = 24
+    stride.value = 2
+    assert step.max == 8 and step.value == 8  # clipped into the new range
+    choose.value = "7x7 image, X-shaped kernel"
+    assert step.max == 15
+
+
+def test_unknown_example_is_named():
+    with pytest.raises(ValueError, match="example must be one of"):
+        widgets.sliding_window_stepper("9x9")
+
+
+@pytest.mark.parametrize("n, k, s, p, d", [(7, 3, 3, 0, 1), (7, 3, 2, 0, 1), (13, 6, 5, 0, 1), (224, 11, 4, 2, 1), (9, 3, 1, 2, 2)])
+def test_output_size_figure_states_the_result(n, k, s, p, d):
+    from course_utils.shapes import conv_output_size, fits_exactly
+
+    fig = widgets.output_size_figure(n, k, s, p, d)
+    title = fig.axes[0].get_title()
+    assert f"output size {conv_output_size(n, k, s, p, d)}" in title
+    assert ("fit exactly" in title) == fits_exactly(n, k, s, p, d)
+
+
+def test_calculator_widget_survives_a_configuration_that_does_not_work():
+    box = widgets.output_size_calculator()
+    sliders = list(box.children[0].children) + list(box.children[1].children)
+    n, kernel = sliders[0], sliders[1]
+    n.value, kernel.value = 2, 9  # kernel larger than the input: explained, not raised
+    assert [s.value for s in sliders] == [2, 9, 3, 0, 1]
