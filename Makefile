@@ -37,8 +37,9 @@ sync-notebooks: $(STAMP)
 notebooks: $(STAMP)
 	$(BIN)/python tools/notebooks.py execute $(NAMES)
 
-# Time every notebook in smoke and full mode and write the table to BENCHMARKS.md.
+# Time every notebook in smoke and full mode, and one conv layer three ways; tables go to BENCHMARKS.md.
 benchmark: $(STAMP)
+	$(BIN)/python benchmarks/conv_speed.py
 	$(BIN)/python benchmarks/time_notebooks.py $(NAMES)
 
 clean:

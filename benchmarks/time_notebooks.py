@@ -83,11 +83,12 @@ def table(rows: list[tuple[str, dict[str, tuple[float, str]]]], modes: list[str]
     return "\n".join(lines)
 
 
-def write_section(section: str) -> None:
+def write_section(section: str, start: str = START, end: str = END) -> None:
+    """Replace the part of BENCHMARKS.md between two markers (or append it), leaving the rest."""
     text = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else "# Benchmarks\n"
-    block = f"{START}\n{section}\n{END}"
-    if START in text and END in text:
-        text = re.sub(re.escape(START) + r".*?" + re.escape(END), lambda _: block, text, flags=re.S)
+    block = f"{start}\n{section}\n{end}"
+    if start in text and end in text:
+        text = re.sub(re.escape(start) + r".*?" + re.escape(end), lambda _: block, text, flags=re.S)
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
     OUTPUT.write_text(text, encoding="utf-8")
