@@ -3,6 +3,7 @@ slides and printed notes) and a widget version that redraws it as sliders move.
 
 - `sliding_window_figure` / `sliding_window_stepper`: notebooks/02_convolution_by_hand.ipynb
 - `output_size_figure` / `output_size_calculator`: notebooks/03_padding_stride_pooling.ipynb
+- `function_figure` / `function_explorer`: notebooks/01_mlp_to_cnn.ipynb (activations and derivatives)
 
 Only what ipywidgets 7.7 (Colab) and 8 (JupyterLab 4) both provide is used.
 """
@@ -14,6 +15,7 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
+import torch
 from matplotlib.patches import Rectangle
 
 from .by_hand import pad2d
@@ -26,6 +28,9 @@ __all__ = [
     "sliding_window_stepper",
     "output_size_figure",
     "output_size_calculator",
+    "function_and_derivative",
+    "function_figure",
+    "function_explorer",
 ]
 
 # The worked examples of the lectures, by the name the stepper's menu shows.
@@ -184,3 +189,53 @@ def output_size_calculator(n: int = 7, kernel_size: int = 3, stride: int = 3, pa
         slider.observe(redraw, names="value")
     redraw()
     return widgets.VBox([widgets.HBox(list(sliders.values())[:3]), widgets.HBox(list(sliders.values())[3:]), output])
+
+
+def function_and_derivative(function, x) -> tuple[np.ndarray, np.ndarray]:
+    """Values of an elementwise torch function and of its derivative (by autograd) at the points x."""
+    x = torch.as_tensor(np.asarray(x, dtype=np.float64)).clone().requires_grad_(True)
+    y = function(x)
+    if y.shape != x.shape:
+        raise ValueError(f"function must act elementwise: it turned shape {tuple(x.shape)} into {tuple(y.shape)}")
+    (grad,) = torch.autograd.grad(y.sum(), x)
+    return y.detach().numpy(), grad.numpy()
+
+
+def function_figure(name: str, function, x_range: tuple[float, float] = (-6.0, 6.0)) -> plt.Figure:
+    """Plot f and its derivative f' (taken by autograd) side by side; return the figure."""
+    low, high = x_range
+    if not low < high:
+        raise ValueError(f"x_range must be (low, high) with low < high, got {x_range!r}")
+    x = np.linspace(low, high, 601)
+    y, dy = function_and_derivative(function, x)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for ax, values, label, colour in ((axes[0], y, f"{name}(x)", "tab:blue"), (axes[1], dy, f"{name}'(x)", "tab:orange")):
+        ax.plot(x, values, color=colour, linewidth=2.5)
+        ax.axhline(0, color="0.6", linewidth=0.8)
+        ax.axvline(0, color="0.6", linewidth=0.8)
+        ax.set_title(label)
+        ax.set_xlabel("x")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def function_explorer(functions: dict, x_range: tuple[float, float] = (-6.0, 6.0)) -> Any:
+    """Widget: choose one of `functions` (name -> elementwise torch function) and see f and f'."""
+    widgets = _widgets()
+    if not functions:
+        raise ValueError("functions is empty; pass a dict such as {'sigmoid': torch.sigmoid}")
+    choose = widgets.Dropdown(options=list(functions), description="function")
+    width = widgets.FloatSlider(value=x_range[1], min=1.0, max=20.0, step=0.5, description="x range ±")
+    output = widgets.Output()
+
+    def redraw(*_):
+        output.clear_output(wait=True)
+        with output:
+            function_figure(choose.value, functions[choose.value], (-width.value, width.value))
+            plt.show()
+
+    choose.observe(redraw, names="value")
+    width.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([widgets.HBox([choose, width]), output])

@@ -3,6 +3,7 @@
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+import torch
 
 from course_utils import by_hand, widgets
 
@@ -78,3 +79,44 @@ def test_calculator_widget_survives_a_configuration_that_does_not_work():
     n, kernel = sliders[0], sliders[1]
     n.value, kernel.value = 2, 9  # kernel larger than the input: explained, not raised
     assert [s.value for s in sliders] == [2, 9, 3, 0, 1]
+
+
+ACTIVATIONS = {
+    "sigmoid": (lambda x: torch.sigmoid(x), lambda x: (1 / (1 + np.exp(-x))) * (1 - 1 / (1 + np.exp(-x)))),
+    "tanh": (lambda x: torch.tanh(x), lambda x: 1 - np.tanh(x) ** 2),
+    "relu": (lambda x: torch.relu(x), lambda x: (x > 0).astype(float)),
+    "square": (lambda x: x**2, lambda x: 2 * x),
+}
+
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_function_and_derivative_matches_the_formula(name):
+    function, derivative = ACTIVATIONS[name]
+    x = np.linspace(-5, 5, 201) + 0.013  # avoid ReLU's kink at exactly 0
+    y, dy = widgets.function_and_derivative(function, x)
+    np.testing.assert_allclose(dy, derivative(x), atol=1e-12)
+
+
+def test_function_figure_plots_f_and_its_derivative():
+    fig = widgets.function_figure("tanh", torch.tanh, (-3, 3))
+    (line_f,), (line_df,) = fig.axes[0].get_lines()[:1], fig.axes[1].get_lines()[:1]
+    x = line_f.get_xdata()
+    np.testing.assert_allclose(line_f.get_ydata(), np.tanh(x), atol=1e-12)
+    np.testing.assert_allclose(line_df.get_ydata(), 1 - np.tanh(x) ** 2, atol=1e-12)
+    assert fig.axes[1].get_title() == "tanh'(x)"
+
+
+def test_function_helpers_reject_bad_input():
+    with pytest.raises(ValueError, match="elementwise"):
+        widgets.function_and_derivative(lambda x: x.sum(), np.zeros(3))
+    with pytest.raises(ValueError, match="x_range"):
+        widgets.function_figure("relu", torch.relu, (2, -2))
+    with pytest.raises(ValueError, match="functions is empty"):
+        widgets.function_explorer({})
+
+
+def test_function_explorer_switches_function():
+    box = widgets.function_explorer({"relu": torch.relu, "tanh": torch.tanh})
+    choose, width = box.children[0].children
+    choose.value, width.value = "tanh", 3.0
+    assert (choose.value, width.value) == ("tanh", 3.0)
