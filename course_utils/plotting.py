@@ -1,7 +1,8 @@
 """Figures the notebooks share: images, grids of images, matrices with their numbers, projector style.
 
-`show_matrix` is the picture of every by-hand lesson (notebooks 02 and 03); the others first
-appear in notebooks/00_setup.ipynb.
+`show_matrix` is the picture of every by-hand lesson (notebooks 02 and 03); `show_image(s)` first
+appear in notebooks/00_setup.ipynb; `show_filters` and `show_feature_maps` in
+notebooks/04_alexnet_filters_feature_maps.ipynb.
 """
 
 from __future__ import annotations
@@ -196,3 +197,45 @@ def use_presentation_style(scale: float = 1.0) -> dict[str, Any]:
         settings[key] = settings[key] * scale
     mpl.rcParams.update(settings)
     return settings
+
+
+def normalise_each(filters: np.ndarray) -> np.ndarray:
+    """Rescale every item of a stack (first axis) to [0, 1] by its own min and max."""
+    flat = filters.reshape(len(filters), -1).astype(np.float32)
+    low = flat.min(axis=1, keepdims=True)
+    span = flat.max(axis=1, keepdims=True) - low
+    span[span == 0] = 1.0
+    return ((flat - low) / span).reshape(filters.shape)
+
+
+def show_filters(weight: Any, n: int | None = None, ncols: int = 8, size: float = 1.1,
+                 title: str | None = None) -> plt.Figure:
+    """Draw conv filters (out_channels x in_channels x kh x kw), each rescaled to be visible on its own.
+
+    Filters with 3 input channels are drawn in colour (as RGB), others show their first channel.
+    """
+    array = _to_numpy(weight, "weight")
+    if array.ndim != 4:
+        raise ValueError(f"weight must be out_channels x in_channels x height x width, got shape {tuple(array.shape)}")
+    count = len(array) if n is None else n
+    if not isinstance(count, int) or not 1 <= count <= len(array):
+        raise ValueError(f"n must be between 1 and {len(array)} (the number of filters), got {n!r}")
+    array = normalise_each(array[:count])
+    images = [np.transpose(f, (1, 2, 0)) if f.shape[0] == 3 else f[0] for f in array]
+    return show_images(images, titles=[str(i) for i in range(count)], ncols=ncols, size=size, suptitle=title)
+
+
+def show_feature_maps(maps: Any, n: int = 32, ncols: int = 8, size: float = 1.4, title: str | None = None,
+                      cmap: str = "gray") -> plt.Figure:
+    """Draw the first `n` channels of a feature map (channels x height x width, or a batch of one)."""
+    array = _to_numpy(maps, "maps")
+    if array.ndim == 4 and array.shape[0] == 1:
+        array = array[0]
+    if array.ndim != 3:
+        raise ValueError(f"maps must be channels x height x width (or 1 x channels x height x width), got shape {tuple(array.shape)}")
+    count = min(n, len(array))
+    if count < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    array = normalise_each(array[:count])
+    return show_images(list(array), titles=[str(i) for i in range(count)], ncols=ncols, size=size, cmap=cmap,
+                       suptitle=title)

@@ -4,6 +4,7 @@ slides and printed notes) and a widget version that redraws it as sliders move.
 - `sliding_window_figure` / `sliding_window_stepper`: notebooks/02_convolution_by_hand.ipynb
 - `output_size_figure` / `output_size_calculator`: notebooks/03_padding_stride_pooling.ipynb
 - `function_figure` / `function_explorer`: notebooks/01_mlp_to_cnn.ipynb (activations and derivatives)
+- `feature_map_figure` / `feature_map_explorer`: notebooks/04_alexnet_filters_feature_maps.ipynb
 
 Only what ipywidgets 7.7 (Colab) and 8 (JupyterLab 4) both provide is used.
 """
@@ -31,6 +32,8 @@ __all__ = [
     "function_and_derivative",
     "function_figure",
     "function_explorer",
+    "feature_map_figure",
+    "feature_map_explorer",
 ]
 
 # The worked examples of the lectures, by the name the stepper's menu shows.
@@ -239,3 +242,75 @@ def function_explorer(functions: dict, x_range: tuple[float, float] = (-6.0, 6.0
     width.observe(redraw, names="value")
     redraw()
     return widgets.VBox([widgets.HBox([choose, width]), output])
+
+
+def _stage_maps(model, image, stages: dict, preprocess) -> dict:
+    from .models import stage_outputs
+
+    batch = preprocess(image).unsqueeze(0)
+    outputs = stage_outputs(model, batch, names=list(stages.values()))
+    return {label: outputs[name][0] for label, name in stages.items()}
+
+
+def feature_map_figure(model, image, stage: str, channel: int, stages: dict | None = None, preprocess=None,
+                       maps: dict | None = None) -> plt.Figure:
+    """Draw the input photo, the filter behind `channel` (for a first-layer convolution) and the
+    feature map of that channel at `stage`. `stages` maps labels to layer names of `model`."""
+    from .data import imagenet_preprocess
+    from .plotting import normalise_each, show_image
+
+    stages = stages or {stage: stage}
+    if stage not in stages:
+        raise ValueError(f"stage must be one of {list(stages)}, got {stage!r}")
+    preprocess = preprocess or imagenet_preprocess()
+    maps = maps if maps is not None else _stage_maps(model, image, stages, preprocess)
+    fmap = maps[stage]
+    if not 0 <= channel < fmap.shape[0]:
+        raise ValueError(f"channel must be between 0 and {fmap.shape[0] - 1} at stage {stage!r}, got {channel}")
+    layer = dict(model.named_modules())[stages[stage]]
+    weight = getattr(layer, "weight", None)
+    show_kernel = weight is not None and weight.dim() == 4 and weight.shape[1] == 3
+    fig, axes = plt.subplots(1, 3 if show_kernel else 2, figsize=(12 if show_kernel else 8.5, 4))
+    show_image(image, ax=axes[0], title="input")
+    if show_kernel:
+        kernel = normalise_each(weight[channel:channel + 1].detach().cpu().numpy())[0]
+        show_image(np.transpose(kernel, (1, 2, 0)), ax=axes[1], title=f"filter {channel} ({kernel.shape[1]}x{kernel.shape[2]})")
+    show_image(fmap[channel].numpy(), ax=axes[-1],
+               title=f"{stage}, channel {channel}: {fmap.shape[1]}x{fmap.shape[2]}")
+    fig.tight_layout()
+    return fig
+
+
+def feature_map_explorer(model, images: dict, stages: dict, preprocess=None) -> Any:
+    """Widget: choose a photo, a stage and a channel; see the input, the filter (first layer) and the map."""
+    from .data import imagenet_preprocess
+
+    widgets = _widgets()
+    if not images or not stages:
+        raise ValueError("images and stages must both be non-empty dicts (label -> photo, label -> layer name)")
+    preprocess = preprocess or imagenet_preprocess()
+    cache: dict = {}
+
+    def maps_for(label):
+        if label not in cache:  # run the model once per photo, not on every slider move
+            cache[label] = _stage_maps(model, images[label], stages, preprocess)
+        return cache[label]
+
+    choose_image = widgets.Dropdown(options=list(images), description="image")
+    choose_stage = widgets.Dropdown(options=list(stages), description="stage")
+    channel = widgets.IntSlider(value=0, min=0, max=0, description="channel")
+    output = widgets.Output()
+
+    def redraw(*_):
+        maps = maps_for(choose_image.value)
+        channel.max = maps[choose_stage.value].shape[0] - 1
+        output.clear_output(wait=True)
+        with output:
+            feature_map_figure(model, images[choose_image.value], choose_stage.value, min(channel.value, channel.max),
+                               stages=stages, preprocess=preprocess, maps=maps)
+            plt.show()
+
+    for control in (choose_image, choose_stage, channel):
+        control.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([widgets.HBox([choose_image, choose_stage, channel]), output])

@@ -115,3 +115,35 @@ def test_presentation_style_enlarges_fonts():
 def test_show_matrix_leaves_nan_cells_empty():
     ax = plotting.show_matrix(np.array([[1.0, np.nan], [np.nan, 4.0]]))
     assert _cell_texts(ax) == {(0, 0): "1", (1, 1): "4"}
+
+
+def test_show_filters_draws_each_filter_rescaled_in_colour():
+    weight = torch.randn(10, 3, 5, 5)
+    fig = plotting.show_filters(weight, n=6, ncols=3)
+    axes_with_images = [ax for ax in fig.axes if ax.get_images()]
+    assert len(axes_with_images) == 6
+    first = np.asarray(axes_with_images[0].get_images()[0].get_array())
+    expected = weight[0].permute(1, 2, 0).numpy()
+    expected = (expected - expected.min()) / (expected.max() - expected.min())
+    assert first.shape == (5, 5, 3) and np.allclose(first, expected, atol=1e-6)
+
+
+def test_show_filters_gray_for_other_channel_counts_and_checks_n():
+    fig = plotting.show_filters(torch.randn(4, 16, 3, 3))
+    assert np.asarray(fig.axes[0].get_images()[0].get_array()).shape == (3, 3)
+    with pytest.raises(ValueError, match="n must be between 1 and 4"):
+        plotting.show_filters(torch.randn(4, 3, 3, 3), n=5)
+    with pytest.raises(ValueError, match="weight must be"):
+        plotting.show_filters(torch.randn(4, 3, 3))
+
+
+def test_show_feature_maps_first_n_channels():
+    maps = torch.randn(1, 64, 13, 13)
+    fig = plotting.show_feature_maps(maps, n=32)
+    drawn = [ax for ax in fig.axes if ax.get_images()]
+    assert len(drawn) == 32 and [ax.get_title() for ax in drawn[:3]] == ["0", "1", "2"]
+    shown = np.asarray(drawn[5].get_images()[0].get_array())
+    channel = maps[0, 5].numpy()
+    assert np.allclose(shown, (channel - channel.min()) / (channel.max() - channel.min()), atol=1e-6)
+    with pytest.raises(ValueError, match="maps must be"):
+        plotting.show_feature_maps(torch.randn(2, 3, 4, 4))

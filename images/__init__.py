@@ -1,0 +1,1 @@
+"""The photos the notebooks use, installed with course_utils as course_utils.images (see README.md)."""

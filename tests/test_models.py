@@ -1,0 +1,143 @@
+"""course_utils.models: parameter counts against torchvision, stage outputs, the offline fallback."""
+
+import urllib.error
+
+import pytest
+import torch
+import torchvision
+from torch import nn
+
+from course_utils import models, shapes
+
+
+def _count(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+def test_alexnet_matches_torchvision_exactly():
+    ours, theirs = models.AlexNet(), torchvision.models.alexnet()
+    assert _count(ours) == _count(theirs) == 61_100_840
+    # same layer layout: torchvision's weights load into the course's model
+    ours.load_state_dict(theirs.state_dict())
+    x = torch.randn(2, 3, 224, 224)
+    assert torch.allclose(ours.eval()(x), theirs.eval()(x), atol=1e-5)
+
+
+def test_paper_alexnet_counts_by_hand():
+    paper = models.AlexNet(variant="paper")
+    by_hand = [
+        11 * 11 * 3 * 96 + 96, 5 * 5 * 96 * 256 + 256, 3 * 3 * 256 * 384 + 384, 3 * 3 * 384 * 384 + 384,
+        3 * 3 * 384 * 256 + 256, 6 * 6 * 256 * 4096 + 4096, 4096 * 4096 + 4096, 4096 * 1000 + 1000,
+    ]
+    layers = [m for m in paper.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    assert [_count(m) for m in layers] == by_hand
+    assert _count(paper) == sum(by_hand) == 62_378_344
+    assert paper(torch.zeros(1, 3, 227, 227)).shape == (1, 1000)
+    assert paper.features(torch.zeros(1, 3, 227, 227)).shape == (1, 256, 6, 6)
+
+
+def test_alexnet_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="variant must be"):
+        models.AlexNet(variant="2014")
+    with pytest.raises(ValueError, match="num_classes"):
+        models.AlexNet(num_classes=0)
+
+
+def test_alphago_policy_net_shapes_and_parameters():
+    net = models.AlphaGoPolicyNet(filters=192)
+    out = net(torch.randn(2, 48, 19, 19))
+    assert out.shape == (2, 361)
+    assert torch.allclose(out.exp().sum(dim=1), torch.ones(2))
+    expected = (5 * 5 * 48 * 192 + 192) + 11 * (3 * 3 * 192 * 192 + 192) + 192 + 361
+    assert _count(net) == expected
+    assert not any(isinstance(m, nn.MaxPool2d) for m in net.modules())
+
+
+def test_stage_outputs_shapes_and_copies():
+    model = torchvision.models.alexnet().eval()
+    outputs = models.stage_outputs(model, torch.randn(1, 3, 224, 224))
+    assert outputs["features.0"].shape == (1, 64, 55, 55)
+    assert outputs["features.12"].shape == (1, 256, 6, 6)
+    assert outputs["classifier.6"].shape == (1, 1000)
+    # the in-place ReLU after conv1 must not have overwritten the stored conv output
+    assert outputs["features.0"].min() < 0 and outputs["features.1"].min() >= 0
+    assert torch.allclose(outputs["features.1"], outputs["features.0"].clamp(min=0))
+
+
+def test_stage_outputs_names_unknown_layers():
+    with pytest.raises(ValueError, match="no layer called 'conv1'"):
+        models.stage_outputs(torchvision.models.alexnet(), torch.zeros(1, 3, 224, 224), names=["conv1"])
+
+
+def test_layer_table_alexnet_totals_and_flop_counter():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = torchvision.models.alexnet()
+    table = shapes.layer_table(model, (3, 224, 224))
+    assert table.total_params == 61_100_840
+    with FlopCounterMode(display=False) as counter:
+        model(torch.zeros(1, 3, 224, 224))
+    assert table.total_mult_adds * 2 == counter.get_total_flops()
+    rows = {row.name: row for row in table}
+    assert rows["features.0"].output_shape == (64, 55, 55)
+    assert rows["features.0"].mult_adds == 64 * 55 * 55 * 3 * 11 * 11
+    assert rows["classifier.1"].params == 9216 * 4096 + 4096
+    assert "61,100,840" in str(table)
+
+
+def test_layer_table_counts_model_level_parameters_and_checks_input():
+    table = shapes.layer_table(models.AlphaGoPolicyNet(filters=8), (48, 19, 19))
+    assert table.total_params == _count(models.AlphaGoPolicyNet(filters=8))
+    with pytest.raises(ValueError, match="input_size must be"):
+        shapes.layer_table(models.AlphaGoPolicyNet(), (19, 19))
+
+
+def test_pretrained_falls_back_offline_and_says_so(monkeypatch, capsys):
+    monkeypatch.delenv("COURSE_OFFLINE", raising=False)
+    monkeypatch.setattr(models, "_why_unreachable", lambda url: None)  # pretend the server answers ...
+    real_builder = torchvision.models.get_model_builder("alexnet")
+
+    def failing_builder(weights=None, **kwargs):  # ... and then the download fails
+        if weights is not None:
+            raise urllib.error.URLError("no route to host")
+        return real_builder(weights=None, **kwargs)
+
+    monkeypatch.setattr(torchvision.models, "get_model_builder", lambda name: failing_builder)
+    model = models.pretrained("alexnet")
+    lines = [line for line in capsys.readouterr().out.splitlines() if line]
+    assert len(lines) == 1 and "random weights (offline fallback)" in lines[0] and "URLError" in lines[0]
+    assert model.weights_source == models.OFFLINE_FALLBACK and model.is_pretrained is False
+    assert _count(model) == 61_100_840 and not model.training
+
+
+def test_pretrained_skips_the_download_when_offline_is_requested(monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    monkeypatch.setattr(torchvision.models, "get_model_builder", lambda name: (
+        lambda weights=None, **kw: pytest.fail("tried to download") if weights else torchvision.models.resnet18()))
+    model = models.pretrained("resnet18")
+    assert "COURSE_OFFLINE is set" in capsys.readouterr().out
+    assert model.weights_source == models.OFFLINE_FALLBACK
+
+
+def test_pretrained_names_real_weights_when_they_load(monkeypatch):
+    monkeypatch.delenv("COURSE_OFFLINE", raising=False)
+    monkeypatch.setattr(models, "_why_unreachable", lambda url: None)
+    monkeypatch.setattr(torchvision.models, "get_model_builder",
+                        lambda name: lambda weights=None, **kw: torchvision.models.alexnet())
+    model = models.pretrained("alexnet")
+    assert model.is_pretrained and model.weights_source == "ImageNet (AlexNet_Weights.IMAGENET1K_V1)"
+    assert len(model.weights_meta["categories"]) == 1000
+
+
+def test_unreachable_server_is_detected_without_downloading(monkeypatch, tmp_path):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    monkeypatch.setattr(models.socket, "create_connection", lambda *a, **k: (_ for _ in ()).throw(OSError("down")))
+    assert "no connection to download.pytorch.org" in models._why_unreachable("https://download.pytorch.org/models/x.pth")
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "x.pth").write_bytes(b"cached")
+    assert models._why_unreachable("https://download.pytorch.org/models/x.pth") is None
+
+
+def test_unknown_model_name():
+    with pytest.raises(ValueError, match="unknown model name 'alexnett'"):
+        models.pretrained("alexnett")
