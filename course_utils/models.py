@@ -45,12 +45,13 @@ class AlexNet(nn.Module):
                 nn.MaxPool2d(kernel_size=3, stride=2),
             )
         else:
+            # The paper's LRN has n=5, k=2, alpha=1e-4, beta=0.75; PyTorch divides alpha by n, hence 5e-4.
             self.features = nn.Sequential(
                 nn.Conv2d(3, 96, kernel_size=11, stride=4), nn.ReLU(inplace=True),
-                nn.LocalResponseNorm(size=5, alpha=1e-4, beta=0.75, k=2.0),
+                nn.LocalResponseNorm(size=5, alpha=5e-4, beta=0.75, k=2.0),
                 nn.MaxPool2d(kernel_size=3, stride=2),
                 nn.Conv2d(96, 256, kernel_size=5, padding=2), nn.ReLU(inplace=True),
-                nn.LocalResponseNorm(size=5, alpha=1e-4, beta=0.75, k=2.0),
+                nn.LocalResponseNorm(size=5, alpha=5e-4, beta=0.75, k=2.0),
                 nn.MaxPool2d(kernel_size=3, stride=2),
                 nn.Conv2d(256, 384, kernel_size=3, padding=1), nn.ReLU(inplace=True),
                 nn.Conv2d(384, 384, kernel_size=3, padding=1), nn.ReLU(inplace=True),

@@ -64,3 +64,10 @@ def test_location_is_read_from_pyproject(tmp_path):
 def test_unknown_notebook_name_is_reported():
     with pytest.raises(SystemExit, match="no such notebook"):
         nbtools.notebook_paths(["99_missing"])
+
+
+def test_strip_drops_stderr_of_checked_cells():
+    nb = _notebook_with_outputs()
+    nb.cells[1].outputs.insert(0, nbformat.v4.new_output("stream", name="stderr", text="[ WARN:0@2.9] noise\n"))
+    nbtools.strip_notebook(nb)
+    assert [o.output_type for o in nb.cells[1].outputs] == ["execute_result"]

@@ -114,6 +114,8 @@ def strip_notebook(nb) -> None:
             tags = cell.metadata.setdefault("tags", [])
             if KEEP_TAG not in tags:
                 tags.append(KEEP_TAG)
+            # stderr (warnings, progress bars) is never compared and differs run to run: not stored
+            cell.outputs = [o for o in cell.outputs if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
             for output in cell.outputs:
                 if output.get("output_type") in ("execute_result", "display_data"):
                     output["metadata"] = {}
