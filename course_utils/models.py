@@ -3,7 +3,11 @@ plus loading pretrained torchvision weights with an honest offline fallback.
 
 - `AlexNet` (torchvision's and the 2012 paper's variant), `stage_outputs`, `pretrained`:
   notebooks/04_alexnet_filters_feature_maps.ipynb
-- `AlphaGoPolicyNet`: notebooks/04 (why no pooling) and 05 (architectures)
+- `LeNet5`, `vgg`, `GoogLeNet`, `resnet18/34/50`, `AlphaGoPolicyNet`: notebooks/05_architectures.ipynb
+  (trained in 06 and 07)
+
+Parameter counts equal torchvision's for AlexNet, VGG and ResNet (the tests load torchvision's
+weights into these classes); GoogLeNet follows the 2014 paper (5x5 branch, no batch norm).
 """
 
 from __future__ import annotations
@@ -16,9 +20,43 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["AlexNet", "AlphaGoPolicyNet", "pretrained", "stage_outputs", "OFFLINE_FALLBACK"]
+__all__ = [
+    "LeNet5", "AlexNet", "VGG", "vgg", "VGG_CONFIGS", "Inception", "GoogLeNet", "BasicBlock", "Bottleneck",
+    "ResNet", "resnet18", "resnet34", "resnet50", "AlphaGoPolicyNet", "pretrained", "stage_outputs",
+    "OFFLINE_FALLBACK",
+]
 
 OFFLINE_FALLBACK = "random weights (offline fallback)"
+
+
+def _check_classes(num_classes) -> None:
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
+
+
+class LeNet5(nn.Module):
+    """LeNet-5 as the lectures write it in PyTorch: 28x28 grey input padded by 2 (LeNet's 32x32),
+    two 5x5 convolutions with 2x2 max pooling, dense layers 400-120-84-num_classes, ReLU."""
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 1):
+        super().__init__()
+        _check_classes(num_classes)
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, 6, kernel_size=5, padding=2), nn.ReLU(inplace=True),
+            nn.MaxPool2d(kernel_size=2),
+            nn.Conv2d(6, 16, kernel_size=5), nn.ReLU(inplace=True),
+            nn.MaxPool2d(kernel_size=2),
+        )
+        self.classifier = nn.Sequential(
+            nn.Linear(16 * 5 * 5, 120), nn.ReLU(inplace=True),
+            nn.Linear(120, 84), nn.ReLU(inplace=True),
+            nn.Linear(84, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.features(x)
+        x = torch.flatten(x, 1)
+        return self.classifier(x)
 
 
 class AlexNet(nn.Module):
@@ -30,8 +68,7 @@ class AlexNet(nn.Module):
         super().__init__()
         if variant not in ("torchvision", "paper"):
             raise ValueError(f"variant must be 'torchvision' or 'paper', got {variant!r}")
-        if not isinstance(num_classes, int) or num_classes < 1:
-            raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
+        _check_classes(num_classes)
         self.variant = variant
         if variant == "torchvision":
             self.features = nn.Sequential(
@@ -70,6 +107,248 @@ class AlexNet(nn.Module):
         x = self.avgpool(x)
         x = torch.flatten(x, 1)
         return self.classifier(x)
+
+
+# VGG: numbers are 3x3 convolutions with that many filters, (n, 1) a 1x1 convolution, "M" max pooling.
+VGG_CONFIGS: dict[str, list] = {
+    "A": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+    "B": [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+    "C": [64, 64, "M", 128, 128, "M", 256, 256, (256, 1), "M", 512, 512, (512, 1), "M", 512, 512, (512, 1), "M"],
+    "D": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
+    "E": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"],
+}
+_VGG_DEPTHS = {11: "A", 13: "B", 16: "D", 19: "E"}
+
+
+class VGG(nn.Module):
+    """VGG (Simonyan and Zisserman 2014): stacks of 3x3 convolutions and 2x2 pooling, then three
+    dense layers. Build it with `vgg(config)`."""
+
+    def __init__(self, features: nn.Sequential, num_classes: int = 1000, dropout: float = 0.5):
+        super().__init__()
+        _check_classes(num_classes)
+        self.features = features
+        self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
+        self.classifier = nn.Sequential(
+            nn.Linear(512 * 7 * 7, 4096), nn.ReLU(inplace=True), nn.Dropout(p=dropout),
+            nn.Linear(4096, 4096), nn.ReLU(inplace=True), nn.Dropout(p=dropout),
+            nn.Linear(4096, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.features(x)
+        x = self.avgpool(x)
+        x = torch.flatten(x, 1)
+        return self.classifier(x)
+
+
+def vgg(config="D", num_classes: int = 1000, batch_norm: bool = False) -> VGG:
+    """VGG with configuration "A", "B", "C", "D" or "E" of the paper (or depth 11, 13, 16, 19)."""
+    key = _VGG_DEPTHS.get(config, config) if isinstance(config, int) else str(config).upper()
+    if key not in VGG_CONFIGS:
+        raise ValueError(f"config must be one of {list(VGG_CONFIGS)} or a depth in {list(_VGG_DEPTHS)}, got {config!r}")
+    layers: list[nn.Module] = []
+    channels = 3
+    for item in VGG_CONFIGS[key]:
+        if item == "M":
+            layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+            continue
+        width, kernel = item if isinstance(item, tuple) else (item, 3)
+        layers.append(nn.Conv2d(channels, width, kernel_size=kernel, padding=kernel // 2))
+        if batch_norm:
+            layers.append(nn.BatchNorm2d(width))
+        layers.append(nn.ReLU(inplace=True))
+        channels = width
+    return VGG(nn.Sequential(*layers), num_classes=num_classes)
+
+
+def _conv_relu(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, padding: int = 0) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding), nn.ReLU(inplace=True))
+
+
+class Inception(nn.Module):
+    """GoogLeNet's inception module: four branches side by side, concatenated along the channels:
+    1x1; 1x1 reduce then 3x3; 1x1 reduce then 5x5; 3x3 max pooling then a 1x1 projection."""
+
+    def __init__(self, in_channels: int, ch1x1: int, ch3x3_reduce: int, ch3x3: int, ch5x5_reduce: int, ch5x5: int,
+                 pool_proj: int):
+        super().__init__()
+        self.branch1 = _conv_relu(in_channels, ch1x1, 1)
+        self.branch2 = nn.Sequential(_conv_relu(in_channels, ch3x3_reduce, 1), _conv_relu(ch3x3_reduce, ch3x3, 3, padding=1))
+        self.branch3 = nn.Sequential(_conv_relu(in_channels, ch5x5_reduce, 1), _conv_relu(ch5x5_reduce, ch5x5, 5, padding=2))
+        self.branch4 = nn.Sequential(nn.MaxPool2d(3, stride=1, padding=1), _conv_relu(in_channels, pool_proj, 1))
+        self.out_channels = ch1x1 + ch3x3 + ch5x5 + pool_proj
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], dim=1)
+
+
+class _AuxClassifier(nn.Module):
+    """GoogLeNet's auxiliary classifier: 5x5/3 average pooling, 1x1 conv (128), FC 1024, dropout 0.7, FC."""
+
+    def __init__(self, in_channels: int, num_classes: int):
+        super().__init__()
+        self.pool = nn.AdaptiveAvgPool2d((4, 4))  # 14x14 with 5x5 windows at stride 3
+        self.conv = _conv_relu(in_channels, 128, 1)
+        self.fc1 = nn.Linear(128 * 4 * 4, 1024)
+        self.dropout = nn.Dropout(p=0.7)
+        self.fc2 = nn.Linear(1024, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.flatten(self.conv(self.pool(x)), 1)
+        return self.fc2(self.dropout(torch.relu(self.fc1(x))))
+
+
+# (ch1x1, ch3x3_reduce, ch3x3, ch5x5_reduce, ch5x5, pool_proj) of each inception block, from the paper's table
+GOOGLENET_BLOCKS = {
+    "3a": (64, 96, 128, 16, 32, 32), "3b": (128, 128, 192, 32, 96, 64),
+    "4a": (192, 96, 208, 16, 48, 64), "4b": (160, 112, 224, 24, 64, 64), "4c": (128, 128, 256, 24, 64, 64),
+    "4d": (112, 144, 288, 32, 64, 64), "4e": (256, 160, 320, 32, 128, 128),
+    "5a": (256, 160, 320, 32, 128, 128), "5b": (384, 192, 384, 48, 128, 128),
+}
+
+
+class GoogLeNet(nn.Module):
+    """GoogLeNet (Szegedy et al. 2014), as in the paper's table: a convolutional stem, nine
+    inception blocks, global average pooling instead of big dense layers, dropout 0.4, one linear
+    layer. With `aux_logits=True`, training mode also returns the two auxiliary classifiers'
+    outputs (after 4a and 4d), which the paper adds to the loss with weight 0.3."""
+
+    def __init__(self, num_classes: int = 1000, aux_logits: bool = False, dropout: float = 0.4):
+        super().__init__()
+        _check_classes(num_classes)
+        self.stem = nn.Sequential(
+            _conv_relu(3, 64, 7, stride=2, padding=3), nn.MaxPool2d(3, stride=2, ceil_mode=True),
+            _conv_relu(64, 64, 1), _conv_relu(64, 192, 3, padding=1), nn.MaxPool2d(3, stride=2, ceil_mode=True),
+        )
+        channels = 192
+        blocks: dict[str, nn.Module] = {}
+        for name, widths in GOOGLENET_BLOCKS.items():
+            if name in ("4a", "5a"):
+                blocks[f"pool{name[0]}"] = nn.MaxPool2d(3, stride=2, ceil_mode=True)
+            blocks[f"inception{name}"] = Inception(channels, *widths)
+            channels = blocks[f"inception{name}"].out_channels
+        self.blocks = nn.ModuleDict(blocks)
+        self.aux1 = _AuxClassifier(512, num_classes) if aux_logits else None
+        self.aux2 = _AuxClassifier(528, num_classes) if aux_logits else None
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.dropout = nn.Dropout(p=dropout)
+        self.fc = nn.Linear(1024, num_classes)
+
+    def forward(self, x: torch.Tensor):
+        x = self.stem(x)
+        aux = []
+        for name, block in self.blocks.items():
+            x = block(x)
+            if self.training and self.aux1 is not None and name in ("inception4a", "inception4d"):
+                aux.append((self.aux1 if name == "inception4a" else self.aux2)(x))
+        x = self.dropout(torch.flatten(self.avgpool(x), 1))
+        x = self.fc(x)
+        return (x, *aux) if aux else x
+
+
+def _conv3x3(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=stride, padding=1, bias=False)
+
+
+def _conv1x1(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False)
+
+
+class BasicBlock(nn.Module):
+    """ResNet-18/34 block: two 3x3 convolutions; the input is added back (the residual connection)."""
+
+    expansion = 1
+
+    def __init__(self, in_channels: int, channels: int, stride: int = 1, downsample: nn.Module | None = None):
+        super().__init__()
+        self.conv1 = _conv3x3(in_channels, channels, stride)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = _conv3x3(channels, channels)
+        self.bn2 = nn.BatchNorm2d(channels)
+        self.downsample = downsample
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + identity)
+
+
+class Bottleneck(nn.Module):
+    """ResNet-50 block: 1x1 reduce, 3x3, 1x1 expand (4x), plus the input."""
+
+    expansion = 4
+
+    def __init__(self, in_channels: int, channels: int, stride: int = 1, downsample: nn.Module | None = None):
+        super().__init__()
+        self.conv1 = _conv1x1(in_channels, channels)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.conv2 = _conv3x3(channels, channels, stride)
+        self.bn2 = nn.BatchNorm2d(channels)
+        self.conv3 = _conv1x1(channels, channels * self.expansion)
+        self.bn3 = nn.BatchNorm2d(channels * self.expansion)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return self.relu(out + identity)
+
+
+class ResNet(nn.Module):
+    """ResNet (He et al. 2015): a 7x7 stem, four stages of residual blocks (64, 128, 256, 512
+    channels; stages 2 to 4 halve the size), global average pooling and one linear layer."""
+
+    def __init__(self, block: type, layers: list[int], num_classes: int = 1000):
+        super().__init__()
+        _check_classes(num_classes)
+        self.in_channels = 64
+        self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        self.layer1 = self._make_stage(block, 64, layers[0])
+        self.layer2 = self._make_stage(block, 128, layers[1], stride=2)
+        self.layer3 = self._make_stage(block, 256, layers[2], stride=2)
+        self.layer4 = self._make_stage(block, 512, layers[3], stride=2)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(512 * block.expansion, num_classes)
+
+    def _make_stage(self, block: type, channels: int, blocks: int, stride: int = 1) -> nn.Sequential:
+        downsample = None
+        if stride != 1 or self.in_channels != channels * block.expansion:
+            # the shortcut must change shape too: a 1x1 convolution with the same stride
+            downsample = nn.Sequential(_conv1x1(self.in_channels, channels * block.expansion, stride),
+                                       nn.BatchNorm2d(channels * block.expansion))
+        stage = [block(self.in_channels, channels, stride, downsample)]
+        self.in_channels = channels * block.expansion
+        stage += [block(self.in_channels, channels) for _ in range(1, blocks)]
+        return nn.Sequential(*stage)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+def resnet18(num_classes: int = 1000) -> ResNet:
+    """ResNet-18: basic blocks, 2-2-2-2."""
+    return ResNet(BasicBlock, [2, 2, 2, 2], num_classes)
+
+
+def resnet34(num_classes: int = 1000) -> ResNet:
+    """ResNet-34: basic blocks, 3-4-6-3."""
+    return ResNet(BasicBlock, [3, 4, 6, 3], num_classes)
+
+
+def resnet50(num_classes: int = 1000) -> ResNet:
+    """ResNet-50: bottleneck blocks, 3-4-6-3."""
+    return ResNet(Bottleneck, [3, 4, 6, 3], num_classes)
 
 
 class AlphaGoPolicyNet(nn.Module):

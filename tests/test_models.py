@@ -141,3 +141,66 @@ def test_unreachable_server_is_detected_without_downloading(monkeypatch, tmp_pat
 def test_unknown_model_name():
     with pytest.raises(ValueError, match="unknown model name 'alexnett'"):
         models.pretrained("alexnett")
+
+
+@pytest.mark.parametrize("config, name", [("A", "vgg11"), ("B", "vgg13"), ("D", "vgg16"), ("E", "vgg19"), (16, "vgg16")])
+def test_vgg_matches_torchvision(config, name):
+    ours, theirs = models.vgg(config), getattr(torchvision.models, name)()
+    assert _count(ours) == _count(theirs)
+    ours.load_state_dict(theirs.state_dict())  # same layers, same names
+
+
+def test_vgg_parameter_table_of_the_paper():
+    millions = {config: round(_count(models.vgg(config)) / 1e6) for config in "ABCDE"}
+    assert millions == {"A": 133, "B": 133, "C": 134, "D": 138, "E": 144}
+
+
+def test_vgg_batch_norm_and_bad_config():
+    assert _count(models.vgg("A", batch_norm=True)) == _count(torchvision.models.vgg11_bn())
+    with pytest.raises(ValueError, match="config must be one of"):
+        models.vgg("F")
+
+
+@pytest.mark.parametrize("name", ["resnet18", "resnet34", "resnet50"])
+def test_resnet_matches_torchvision_weights_and_outputs(name):
+    ours, theirs = getattr(models, name)(), getattr(torchvision.models, name)()
+    assert _count(ours) == _count(theirs)
+    ours.load_state_dict(theirs.state_dict())
+    x = torch.randn(2, 3, 64, 64)
+    assert torch.allclose(ours.eval()(x), theirs.eval()(x), atol=1e-5)
+
+
+def test_googlenet_blocks_and_auxiliary_classifiers():
+    net = models.GoogLeNet(num_classes=10, aux_logits=True)
+    x = torch.randn(2, 3, 224, 224)
+    main, aux1, aux2 = net.train()(x)
+    assert main.shape == aux1.shape == aux2.shape == (2, 10)
+    assert net.eval()(x).shape == (2, 10)  # evaluation returns the main output only
+    outputs = models.stage_outputs(net, x, names=["stem", "blocks.inception3a", "blocks.inception4e", "blocks.inception5b"])
+    assert [tuple(o.shape[1:]) for o in outputs.values()] == [(192, 28, 28), (256, 28, 28), (832, 14, 14), (1024, 7, 7)]
+    inception = models.Inception(192, *models.GOOGLENET_BLOCKS["3a"])
+    weights = sum(m.weight.numel() for m in inception.modules() if isinstance(m, nn.Conv2d))
+    assert weights == 192 * 64 + 192 * 96 + 96 * 128 * 9 + 192 * 16 + 16 * 32 * 25 + 192 * 32
+
+
+def test_lenet5_counts_and_shapes():
+    net = models.LeNet5()
+    assert net(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
+    assert _count(net) == (5 * 5 * 6 + 6) + (5 * 5 * 6 * 16 + 16) + (400 * 120 + 120) + (120 * 84 + 84) + (84 * 10 + 10)
+
+
+@pytest.mark.parametrize("factory, size", [
+    (lambda: models.LeNet5(num_classes=2), 28), (lambda: models.AlexNet(num_classes=2), 224),
+    (lambda: models.vgg("A", num_classes=2), 64), (lambda: models.GoogLeNet(num_classes=2), 96),
+    (lambda: models.resnet18(num_classes=2), 64), (lambda: models.resnet50(num_classes=2), 64),
+])
+def test_every_model_gives_one_score_per_class(factory, size):
+    net = factory().eval()
+    channels = 1 if isinstance(net, models.LeNet5) else 3
+    assert net(torch.zeros(2, channels, size, size)).shape == (2, 2)
+
+
+@pytest.mark.parametrize("factory", [models.LeNet5, models.GoogLeNet, models.resnet34, lambda num_classes: models.vgg("A", num_classes)])
+def test_num_classes_is_checked(factory):
+    with pytest.raises(ValueError, match="num_classes must be a positive integer"):
+        factory(num_classes=0)
