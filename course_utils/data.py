@@ -1,13 +1,22 @@
-"""Images and datasets: reading photos safely, the course's sample photos, ImageNet preprocessing.
+"""Images and datasets: reading photos safely, the course's sample photos, ImageNet preprocessing,
+MNIST and cats vs dogs, each with an honest offline fallback.
 
-Taught in notebooks/04_alexnet_filters_feature_maps.ipynb (reading an image with OpenCV, BGR to
-RGB, Resize/CenterCrop/ToTensor/Normalize, the batch dimension).
+- `load_image`, `sample_image`, `imagenet_preprocess`, `imagenet_categories`:
+  notebooks/04_alexnet_filters_feature_maps.ipynb
+- `mnist`: notebooks/06_training_lenet_mnist.ipynb
+- `cats_vs_dogs`, `cats_vs_dogs_transforms`: notebooks/07_training_dogs_vs_cats.ipynb
+
+Downloads go to $COURSE_DATA (default ~/.cache/cnn-course). Where a download is impossible the
+helper says so in one line and returns a fallback whose `source` attribute names it.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 from importlib import resources
 from pathlib import Path
+from urllib.parse import urlparse
 
 import numpy as np
 
@@ -20,6 +29,14 @@ __all__ = [
     "sample_image_names",
     "imagenet_preprocess",
     "imagenet_categories",
+    "data_root",
+    "mnist",
+    "MNIST_MEAN",
+    "MNIST_STD",
+    "cats_vs_dogs",
+    "cats_vs_dogs_transforms",
+    "ImageFiles",
+    "SyntheticCatsDogs",
 ]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -111,3 +128,236 @@ def imagenet_categories() -> list[str]:
     from torchvision.models import AlexNet_Weights
 
     return list(AlexNet_Weights.IMAGENET1K_V1.meta["categories"])
+
+
+# ----------------------------------------------------------------------------- downloads
+def data_root() -> Path:
+    """Where datasets are downloaded: $COURSE_DATA, or ~/.cache/cnn-course."""
+    return Path(os.environ.get("COURSE_DATA") or Path.home() / ".cache" / "cnn-course")
+
+
+def _offline_reason(url: str, timeout: float = 3.0) -> str | None:
+    """Why a download from `url` is impossible (COURSE_OFFLINE, no connection), or None."""
+    if os.environ.get("COURSE_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}:
+        return "COURSE_OFFLINE is set"
+    host = urlparse(url).hostname
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+    except OSError as error:
+        return f"no connection to {host}: {type(error).__name__}"
+    return None
+
+
+def _fallback_note(what: str, reason: str, fallback: str) -> None:
+    print(f"Could not get {what} ({reason}); using {fallback} instead.")
+
+
+# ----------------------------------------------------------------------------- MNIST
+MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)
+DIGITS_FALLBACK = "scikit-learn digits resized to 28x28 (offline fallback)"
+
+
+class _TensorImages:
+    """A dataset over image and label tensors, with a name for what it holds."""
+
+    def __init__(self, images, labels, source: str, classes: list[str]):
+        self.images, self.labels, self.source, self.classes = images, labels, source, classes
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index):
+        return self.images[index], int(self.labels[index])  # an int, as torchvision's datasets give
+
+
+def _digits_as_mnist(train: bool):
+    """scikit-learn's 1,797 digits (8x8, values 0 to 16) as 28x28 tensors normalised like MNIST.
+
+    A fixed 80/20 split (stratified, seed 0) gives the training and test sets.
+    """
+    import torch
+    import torch.nn.functional as F
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = load_digits()
+    indices = np.arange(len(digits.target))
+    train_idx, test_idx = train_test_split(indices, test_size=0.2, random_state=0, stratify=digits.target)
+    chosen = train_idx if train else test_idx
+    images = torch.tensor(digits.images[chosen], dtype=torch.float32)[:, None] / 16.0
+    # 8x8 -> 20x20 (MNIST's digits fill about 20x20), then pad to 28x28 as MNIST centres them
+    images = F.pad(F.interpolate(images, size=(20, 20), mode="bilinear", align_corners=False).clamp(0, 1), (4, 4, 4, 4))
+    images = (images - MNIST_MEAN[0]) / MNIST_STD[0]
+    labels = torch.tensor(digits.target[chosen], dtype=torch.long)
+    return _TensorImages(images, labels, DIGITS_FALLBACK, [str(i) for i in range(10)])
+
+
+def mnist(train: bool = True, root=None, download: bool = True):
+    """MNIST (60,000 training or 10,000 test digits of 28x28) from torchvision, as normalised tensors.
+
+    Offline it says so and returns scikit-learn's digits resized to 28x28 instead (1,437 training,
+    360 test images). Either way `dataset.source` names the data and `dataset.classes` the labels.
+    """
+    from torchvision import datasets, transforms
+
+    root = Path(root) if root is not None else data_root()
+    transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize(MNIST_MEAN, MNIST_STD)])
+    try:
+        dataset = datasets.MNIST(root, train=train, download=False, transform=transform)
+    except RuntimeError:  # not downloaded yet
+        reason = _offline_reason(datasets.MNIST.mirrors[0]) if download else "download=False and no copy in " + str(root)
+        dataset = None
+        if reason is None:
+            try:
+                dataset = datasets.MNIST(root, train=train, download=True, transform=transform)
+            except (OSError, RuntimeError) as error:
+                reason = f"{type(error).__name__}: {str(error).splitlines()[0][:80]}"
+        if dataset is None:
+            _fallback_note("MNIST", reason, DIGITS_FALLBACK)
+            return _digits_as_mnist(train)
+    dataset.source = "MNIST (torchvision)"
+    dataset.classes = [str(i) for i in range(10)]
+    return dataset
+
+
+# ----------------------------------------------------------------------------- cats vs dogs
+CATS_DOGS_CLASSES = ["cat", "dog"]
+SYNTHETIC_FALLBACK = "generated two-class images, circles vs squares (offline fallback)"
+
+
+def cats_vs_dogs_transforms(image_size: int = 224, train: bool = True):
+    """The lectures' transforms: training RandomResizedCrop, RandomRotation(90), ToTensor, Normalize;
+    validation Resize, CenterCrop, ToTensor, Normalize (ImageNet statistics)."""
+    from torchvision import transforms
+
+    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 16:
+        raise ValueError(f"image_size must be an integer of at least 16 pixels, got {image_size!r}")
+    if train:
+        steps = [transforms.RandomResizedCrop(image_size), transforms.RandomRotation(90)]
+    else:
+        steps = [transforms.Resize(image_size), transforms.CenterCrop(image_size)]
+    return transforms.Compose([_ToPIL(), *steps, transforms.ToTensor(),
+                               transforms.Normalize(list(IMAGENET_MEAN), list(IMAGENET_STD))])
+
+
+class ImageFiles:
+    """Labelled image files, checked once: unreadable or corrupt files are skipped and counted."""
+
+    def __init__(self, items: list[tuple[Path, int]], transform=None, source: str = "image folder"):
+        from PIL import Image
+
+        self.items, self.skipped = [], []
+        for path, label in items:
+            try:
+                with Image.open(path) as image:
+                    image.verify()  # reads the structure without decoding every pixel
+                self.items.append((path, label))
+            except Exception:  # noqa: BLE001 - any failure means the file cannot be used
+                self.skipped.append(path)
+        if self.skipped:
+            print(f"Skipped {len(self.skipped)} unreadable file(s) of {len(items)}, for example {self.skipped[0].name}.")
+        if not self.items:
+            raise ValueError(f"none of the {len(items)} image files could be read")
+        self.transform, self.source, self.classes = transform, source, CATS_DOGS_CLASSES
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index):
+        path, label = self.items[index]
+        image = load_image(path)
+        return (self.transform(image) if self.transform else image), label
+
+
+def _kaggle_items(folder: Path) -> list[tuple[Path, int]]:
+    """Files named cat.N.jpg / dog.N.jpg (Kaggle's layout), or in cat(s)/ and dog(s)/ subfolders."""
+    items = []
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file() or path.suffix.lower() not in _IMAGE_SUFFIXES:
+            continue
+        words = {path.name.split(".")[0].lower(), path.parent.name.lower().rstrip("s")}
+        if "cat" in words:
+            items.append((path, 0))
+        elif "dog" in words:
+            items.append((path, 1))
+    return items
+
+
+class SyntheticCatsDogs:
+    """A generated two-class image set for offline use: class 0 ("cat") images hold filled circles,
+    class 1 ("dog") filled squares, in random colours, sizes and places over a noisy background."""
+
+    def __init__(self, count: int, seed: int, transform=None, size: int = 96):
+        self.count, self.seed, self.transform, self.size = count, seed, transform, size
+        self.source, self.classes = SYNTHETIC_FALLBACK, CATS_DOGS_CLASSES
+        self.labels = np.random.default_rng(seed).integers(0, 2, size=count)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def image(self, index: int) -> np.ndarray:
+        rng = np.random.default_rng((self.seed, index))
+        size = self.size
+        image = rng.integers(0, 80, size=(size, size, 3)).astype(np.float32) + rng.integers(0, 120, size=3)
+        yy, xx = np.mgrid[0:size, 0:size]
+        for _ in range(rng.integers(1, 4)):
+            radius = rng.integers(size // 10, size // 4)
+            cy, cx = rng.integers(radius, size - radius, size=2)
+            if self.labels[index] == 0:
+                mask = (yy - cy) ** 2 + (xx - cx) ** 2 <= radius**2
+            else:
+                mask = (abs(yy - cy) <= radius * 0.85) & (abs(xx - cx) <= radius * 0.85)
+            image[mask] = rng.integers(60, 256, size=3)
+        return np.clip(image, 0, 255).astype(np.uint8)
+
+    def __getitem__(self, index):
+        if not 0 <= index < self.count:
+            raise IndexError(f"index {index} out of range for {self.count} images")
+        image = self.image(index)
+        return (self.transform(image) if self.transform else image), int(self.labels[index])
+
+
+def cats_vs_dogs(train: bool = True, image_size: int = 224, folder=None, root=None, download: bool = True,
+                 synthetic_size: int | None = None):
+    """Cat and dog photos labelled 0 (cat) and 1 (dog), with the lectures' transforms.
+
+    Looks, in order, for: a Kaggle-style `folder` (cat.N.jpg / dog.N.jpg, or cat/ and dog/
+    subfolders; 80/20 split by file order), torchvision's Oxford-IIIT Pet with its binary cat/dog
+    target (downloaded once), and offline a generated two-class set (1,000 training and 250
+    validation images unless `synthetic_size` says otherwise). `dataset.source` names the data.
+    """
+    from torchvision import datasets
+
+    transform = cats_vs_dogs_transforms(image_size, train)
+    if folder is not None:
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"folder {folder} does not exist; give a folder of cat.N.jpg and dog.N.jpg files")
+        items = _kaggle_items(folder)
+        if not items:
+            raise ValueError(f"no cat or dog images found in {folder}: name them cat.N.jpg / dog.N.jpg or use cat/ and dog/ subfolders")
+        chosen = [item for i, item in enumerate(items) if (i % 5 == 4) != train]  # every 5th file validates
+        if not chosen:
+            raise ValueError(f"{folder} holds {len(items)} images; at least 5 are needed to split off a validation set")
+        return ImageFiles(chosen, transform, source=f"Kaggle-style folder {folder.name}")
+    root = Path(root) if root is not None else data_root()
+    split = "trainval" if train else "test"
+    try:
+        dataset = datasets.OxfordIIITPet(root, split=split, target_types="binary-category", transform=transform, download=False)
+    except RuntimeError:
+        reason = _offline_reason(datasets.OxfordIIITPet._RESOURCES[0][0]) if download else "download=False and no copy"
+        dataset = None
+        if reason is None:
+            try:
+                dataset = datasets.OxfordIIITPet(root, split=split, target_types="binary-category", transform=transform,
+                                                 download=True)
+            except (OSError, RuntimeError) as error:
+                reason = f"{type(error).__name__}: {str(error).splitlines()[0][:80]}"
+        if dataset is None:
+            count = synthetic_size or (1000 if train else 250)
+            _fallback_note("the Oxford-IIIT Pet photos", reason, SYNTHETIC_FALLBACK)
+            return SyntheticCatsDogs(count, seed=0 if train else 1, transform=transform)
+    # the Pet dataset's binary target is already 0 = cat, 1 = dog
+    dataset.source = "Oxford-IIIT Pet, cat vs dog (torchvision)"
+    dataset.classes = CATS_DOGS_CLASSES
+    return dataset

@@ -239,3 +239,53 @@ def show_feature_maps(maps: Any, n: int = 32, ncols: int = 8, size: float = 1.4,
     array = normalise_each(array[:count])
     return show_images(list(array), titles=[str(i) for i in range(count)], ncols=ncols, size=size, cmap=cmap,
                        suptitle=title)
+
+
+def plot_history(history) -> plt.Figure:
+    """Loss and accuracy per epoch, training and validation, side by side; return the figure."""
+    epochs = [row["epoch"] for row in history.epochs]
+    if not epochs:
+        raise ValueError("history has no epochs to plot; train for at least one epoch first")
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    for ax, key, label in ((axes[0], "loss", "loss"), (axes[1], "accuracy", "accuracy")):
+        ax.plot(epochs, [row[f"train_{key}"] for row in history.epochs], "o-", label="training")
+        if any(row[f"val_{key}"] is not None for row in history.epochs):
+            ax.plot(epochs, [row[f"val_{key}"] for row in history.epochs], "s-", label="validation")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.set_xticks(epochs)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def confusion_matrix(targets: Any, predictions: Any, num_classes: int) -> np.ndarray:
+    """Counts[i, j] = how many examples of class i were predicted as class j."""
+    targets = _to_numpy(targets, "targets").astype(int).ravel()
+    predictions = _to_numpy(predictions, "predictions").astype(int).ravel()
+    if targets.shape != predictions.shape:
+        raise ValueError(f"targets and predictions differ in length: {targets.size} and {predictions.size}")
+    for name, values in (("targets", targets), ("predictions", predictions)):
+        if values.size and (values.min() < 0 or values.max() >= num_classes):
+            raise ValueError(f"{name} must be class indices from 0 to {num_classes - 1}")
+    counts = np.zeros((num_classes, num_classes), dtype=int)
+    np.add.at(counts, (targets, predictions), 1)
+    return counts
+
+
+def plot_confusion_matrix(targets: Any, predictions: Any, class_names: Sequence[str]) -> plt.Figure:
+    """The confusion matrix with counts written in the cells (rows: true class, columns: predicted)."""
+    counts = confusion_matrix(targets, predictions, len(class_names))
+    size = max(3.5, 0.55 * len(class_names) + 1.5)
+    fig, ax = plt.subplots(figsize=(size, size))
+    show_matrix(counts, ax=ax, cmap="Blues")
+    ax.set_xticks(range(len(class_names)), labels=class_names, rotation=45 if len(class_names) > 10 else 0)
+    ax.set_yticks(range(len(class_names)), labels=class_names)
+    ax.tick_params(which="major", labelbottom=True, labelleft=True)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    accuracy = np.trace(counts) / max(counts.sum(), 1)
+    ax.set_title(f"accuracy {accuracy:.4f} on {counts.sum()} examples")
+    fig.tight_layout()
+    return fig

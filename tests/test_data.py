@@ -103,3 +103,118 @@ def test_preprocess_rejects_non_rgb_arrays():
 def test_imagenet_categories_offline():
     categories = data.imagenet_categories()
     assert len(categories) == 1000 and categories[281] == "tabby" and categories[0] == "tench"
+
+
+@pytest.fixture
+def offline(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    monkeypatch.setenv("COURSE_DATA", str(tmp_path / "data"))
+
+
+def test_mnist_offline_falls_back_to_digits_and_names_it(offline, capsys):
+    train, test = data.mnist(train=True), data.mnist(train=False)
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 2 and all("COURSE_OFFLINE is set" in line and "offline fallback" in line for line in out)
+    assert train.source == test.source == data.DIGITS_FALLBACK
+    assert (len(train), len(test)) == (1437, 360)
+    image, label = train[0]
+    assert image.shape == (1, 28, 28) and 0 <= label <= 9 and train.classes[label] == str(label)
+    assert torch.bincount(test.labels, minlength=10).min() >= 35  # stratified: every digit in the test set
+
+
+def test_digits_fallback_matches_the_original_digits(offline):
+    from sklearn.datasets import load_digits
+
+    dataset = data.mnist(train=True)
+    raw = dataset.images * data.MNIST_STD[0] + data.MNIST_MEAN[0]
+    assert raw.min() >= -1e-6 and raw.max() <= 1 + 1e-6
+    assert torch.all(raw[:, :, :4] == 0) and torch.all(raw[:, :, -4:] == 0)  # MNIST-like empty border
+    # shrinking the 20x20 centre back to 8x8 gives the original digit again, approximately
+    centre = torch.nn.functional.interpolate(raw[:5, :, 4:24, 4:24], size=(8, 8), mode="area")
+    originals = torch.tensor(load_digits().images, dtype=torch.float32) / 16
+    for image, label in zip(centre, dataset.labels[:5]):
+        distances = (originals - image[0]).abs().mean(dim=(1, 2))
+        assert load_digits().target[distances.argmin()] == label
+
+
+def test_mnist_uses_a_local_copy_when_there_is_one(tmp_path, monkeypatch, capsys):
+    from torchvision import datasets
+
+    class FakeMNIST(torch.utils.data.Dataset):
+        mirrors = datasets.MNIST.mirrors
+
+        def __init__(self, root, train, download, transform):
+            self.root = root
+
+        def __len__(self):
+            return 3
+
+    monkeypatch.setattr(datasets, "MNIST", FakeMNIST)
+    dataset = data.mnist(root=tmp_path)
+    assert dataset.source == "MNIST (torchvision)" and len(dataset) == 3 and capsys.readouterr().out == ""
+
+
+def test_cats_vs_dogs_offline_is_the_generated_set(offline, capsys):
+    train = data.cats_vs_dogs(train=True, image_size=32)
+    val = data.cats_vs_dogs(train=False, image_size=32, synthetic_size=40)
+    assert "offline fallback" in capsys.readouterr().out
+    assert train.source == data.SYNTHETIC_FALLBACK and (len(train), len(val)) == (1000, 40)
+    image, label = val[3]
+    assert image.shape == (3, 32, 32) and label in (0, 1)
+    assert 0.3 < train.labels.mean() < 0.7  # both classes present
+    assert np.array_equal(val.image(3), data.cats_vs_dogs(train=False, image_size=32, synthetic_size=40).image(3))
+    with pytest.raises(IndexError):
+        val[40]
+
+
+def test_generated_classes_are_learnable_but_not_by_colour(offline):
+    """Circles and squares differ in shape only: mean colour must not separate them."""
+    dataset = data.SyntheticCatsDogs(200, seed=3)
+    means = np.array([dataset.image(i).mean() for i in range(200)])
+    labels = dataset.labels
+    assert abs(means[labels == 0].mean() - means[labels == 1].mean()) < 10
+
+
+def test_kaggle_folder_skips_and_counts_corrupt_files(tmp_path, capsys):
+    for index in range(6):
+        for animal in ("cat", "dog"):
+            Image.fromarray(np.full((40, 50, 3), 60 * index % 255, dtype=np.uint8)).save(tmp_path / f"{animal}.{index}.jpg")
+    (tmp_path / "cat.99.jpg").write_bytes(b"broken download")
+    (tmp_path / "dog.98.jpg").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("not an image")
+    train = data.cats_vs_dogs(train=True, image_size=32, folder=tmp_path)
+    val = data.cats_vs_dogs(train=False, image_size=32, folder=tmp_path)
+    out = capsys.readouterr().out
+    assert "Skipped" in out and len(train.skipped) + len(val.skipped) == 2
+    assert len(train) + len(val) == 12 and len(val) >= 2
+    assert {label for _, label in train.items} == {0, 1}
+    image, label = train[0]
+    assert image.shape == (3, 32, 32)
+    assert train.source.startswith("Kaggle-style folder")
+
+
+def test_kaggle_subfolders_and_errors(tmp_path):
+    for animal in ("cats", "dogs"):
+        (tmp_path / animal).mkdir()
+        for index in range(3):
+            Image.fromarray(np.zeros((20, 20, 3), dtype=np.uint8)).save(tmp_path / animal / f"{index}.png")
+    dataset = data.cats_vs_dogs(train=True, image_size=16, folder=tmp_path)
+    assert sorted(label for _, label in dataset.items) == [0, 0, 0, 1, 1]
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        data.cats_vs_dogs(folder=tmp_path / "missing")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ValueError, match="no cat or dog images"):
+        data.cats_vs_dogs(folder=empty)
+
+
+def test_cats_vs_dogs_transforms():
+    image = data.sample_image("cat")
+    train = data.cats_vs_dogs_transforms(64, train=True)
+    val = data.cats_vs_dogs_transforms(64, train=False)
+    assert train(image).shape == val(image).shape == (3, 64, 64)
+    assert torch.equal(val(image), val(image)) and not torch.equal(train(image), train(image))
+    names = [type(step).__name__ for step in train.transforms]
+    assert names[1:] == ["RandomResizedCrop", "RandomRotation", "ToTensor", "Normalize"]
+    with pytest.raises(ValueError, match="image_size"):
+        data.cats_vs_dogs_transforms(8)

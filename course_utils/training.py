@@ -1,0 +1,317 @@
+"""Training and evaluation loops with progress bars, live curves and resumable checkpoints.
+
+Taught in notebooks/06_training_lenet_mnist.ipynb (the loop written out once by hand first) and
+used in notebooks/07_training_dogs_vs_cats.ipynb.
+
+Checkpoints are written after every epoch, atomically (a temporary file, then a rename), and hold
+the model, the optimiser, the scheduler, the history and the random-number state. `fit` called
+again with the same checkpoint resumes after the last finished epoch and ends with the same
+weights as a run that was never interrupted.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = ["History", "fit", "evaluate", "predict", "save_checkpoint", "load_checkpoint"]
+
+
+@dataclass
+class History:
+    """Per-epoch results of `fit`: one dict per epoch with epoch, train_loss, train_accuracy,
+    val_loss, val_accuracy (None without validation data) and seconds."""
+
+    epochs: list[dict] = field(default_factory=list)
+    interrupted: bool = False
+
+    def _column(self, key: str) -> list:
+        return [row[key] for row in self.epochs]
+
+    @property
+    def train_loss(self) -> list[float]:
+        return self._column("train_loss")
+
+    @property
+    def train_accuracy(self) -> list[float]:
+        return self._column("train_accuracy")
+
+    @property
+    def val_loss(self) -> list[float | None]:
+        return self._column("val_loss")
+
+    @property
+    def val_accuracy(self) -> list[float | None]:
+        return self._column("val_accuracy")
+
+    @property
+    def seconds(self) -> list[float]:
+        return self._column("seconds")
+
+    def __len__(self) -> int:
+        return len(self.epochs)
+
+    def __repr__(self) -> str:
+        if not self.epochs:
+            return "History(no epochs)"
+        last = self.epochs[-1]
+        val = "" if last["val_accuracy"] is None else f", val_accuracy={last['val_accuracy']:.4f}"
+        return (f"History({len(self.epochs)} epochs, train_loss={last['train_loss']:.4f}, "
+                f"train_accuracy={last['train_accuracy']:.4f}{val}{', interrupted' if self.interrupted else ''})")
+
+
+# ----------------------------------------------------------------------------- checkpoints
+def _rng_state() -> dict:
+    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(path, model: nn.Module, optimizer=None, scheduler=None, epoch: int = 0,
+                    history: History | None = None, scaler=None) -> Path:
+    """Write a checkpoint atomically: a crash while writing leaves the previous checkpoint intact."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {
+        "epoch": epoch,
+        "model": model.state_dict(),
+        "optimizer": None if optimizer is None else optimizer.state_dict(),
+        "scheduler": None if scheduler is None else scheduler.state_dict(),
+        "scaler": None if scaler is None else scaler.state_dict(),
+        "history": None if history is None else history.epochs,
+        "rng": _rng_state(),
+    }
+    handle, temporary = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            torch.save(state, file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)  # atomic on POSIX and Windows
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
+    return path
+
+
+def load_checkpoint(path, model: nn.Module, optimizer=None, scheduler=None, scaler=None,
+                    restore_rng: bool = True) -> tuple[int, History]:
+    """Load a checkpoint into model (and optimizer, scheduler); return (epochs done, history)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:  # noqa: BLE001 - any unreadable file gets the same clear message
+        raise ValueError(f"cannot read checkpoint {path}: {error}; delete it to start from scratch") from error
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as error:
+        raise ValueError(f"checkpoint {path} was written for a different model: {str(error).splitlines()[0]}") from error
+    if optimizer is not None and state.get("optimizer") is not None:
+        optimizer.load_state_dict(state["optimizer"])
+    if scheduler is not None and state.get("scheduler") is not None:
+        scheduler.load_state_dict(state["scheduler"])
+    if scaler is not None and state.get("scaler") is not None:
+        scaler.load_state_dict(state["scaler"])
+    if restore_rng and state.get("rng") is not None:
+        _set_rng_state(state["rng"])
+    return int(state["epoch"]), History(list(state.get("history") or []))
+
+
+# ----------------------------------------------------------------------------- loops
+def _in_notebook() -> bool:
+    shell = sys.modules.get("IPython")
+    if shell is None:
+        return False
+    ip = shell.get_ipython()
+    return ip is not None and type(ip).__name__ == "ZMQInteractiveShell"
+
+
+def _progress(iterable, **kwargs):
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, **kwargs)
+
+
+def _loss_of(outputs, targets, loss_fn, aux_weight: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Loss and main logits; a tuple output (GoogLeNet's auxiliary classifiers) adds aux_weight x their losses."""
+    if isinstance(outputs, (tuple, list)):
+        main, *aux = outputs
+        loss = loss_fn(main, targets) + aux_weight * sum(loss_fn(a, targets) for a in aux)
+        return loss, main
+    return loss_fn(outputs, targets), outputs
+
+
+def evaluate(model: nn.Module, loader, device=None, loss_fn: Callable | None = None) -> dict:
+    """Mean loss and accuracy of `model` on `loader`, in evaluation mode without gradients."""
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    loss_fn = loss_fn or nn.CrossEntropyLoss()
+    model.eval()
+    total_loss, correct, count = 0.0, 0, 0
+    with torch.no_grad():
+        for inputs, targets in loader:
+            inputs, targets = inputs.to(device), targets.to(device)
+            outputs = model(inputs)
+            total_loss += loss_fn(outputs, targets).item() * len(targets)
+            correct += (outputs.argmax(dim=1) == targets).sum().item()
+            count += len(targets)
+    if count == 0:
+        raise ValueError("loader is empty: evaluate needs at least one batch")
+    return {"loss": total_loss / count, "accuracy": correct / count}
+
+
+def predict(model: nn.Module, loader, device=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(targets, predicted classes, probabilities) for every example of `loader`, on the CPU."""
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    model.eval()
+    targets, probabilities = [], []
+    with torch.no_grad():
+        for inputs, labels in loader:
+            probabilities.append(torch.softmax(model(inputs.to(device)), dim=1).cpu())
+            targets.append(labels.cpu())
+    probabilities = torch.cat(probabilities)
+    return torch.cat(targets), probabilities.argmax(dim=1), probabilities
+
+
+class _LivePlot:
+    """Loss and accuracy curves redrawn in place after every epoch (in a notebook only)."""
+
+    def __init__(self):
+        from IPython.display import display
+
+        self.handle = display(None, display_id=True)
+
+    def update(self, history: History) -> None:
+        import matplotlib.pyplot as plt
+
+        from .plotting import plot_history
+
+        fig = plot_history(history)
+        self.handle.update(fig)
+        plt.close(fig)
+
+
+def fit(
+    model: nn.Module,
+    train_loader,
+    val_loader=None,
+    epochs: int = 1,
+    optimizer: torch.optim.Optimizer | None = None,
+    lr: float = 1e-3,
+    loss_fn: Callable | None = None,
+    device=None,
+    scheduler=None,
+    checkpoint=None,
+    progress: bool = True,
+    live: bool | None = None,
+    amp: bool = True,
+    aux_weight: float = 0.3,
+) -> History:
+    """Train `model` for `epochs` epochs and return its History.
+
+    Adam with learning rate `lr` unless an optimizer is given; cross-entropy unless a loss_fn is
+    given. With `checkpoint` (a file path) every finished epoch is saved there and a later call
+    resumes after the last saved epoch. Progress bars show each epoch; `live` curves are drawn in a
+    notebook (default: when running in one). Mixed precision is used on CUDA when `amp`. A NaN loss
+    stops training with an error; Ctrl-C stops it and returns the history so far, the checkpoint
+    keeping the last finished epoch.
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    if not lr > 0:
+        raise ValueError(f"lr must be positive, got {lr!r}")
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    model.to(device)
+    optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
+    loss_fn = loss_fn or nn.CrossEntropyLoss()
+    use_amp = amp and device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda") if use_amp else None
+    history, start = History(), 0
+    if checkpoint is not None and Path(checkpoint).is_file():
+        start, history = load_checkpoint(checkpoint, model, optimizer, scheduler, scaler)
+        if start >= epochs:
+            print(f"Checkpoint {Path(checkpoint).name} already holds {start} epochs; nothing to train.")
+            return history
+        print(f"Resuming from {Path(checkpoint).name}: {start} epoch(s) done, training epochs {start + 1} to {epochs}.")
+    live_plot = _LivePlot() if (live if live is not None else _in_notebook()) else None
+
+    for epoch in range(start + 1, epochs + 1):
+        model.train()
+        began = time.perf_counter()
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device, dtype=torch.long)
+        count = 0
+        batches = _progress(train_loader, desc=f"epoch {epoch}/{epochs}", leave=False, disable=not progress)
+        try:
+            for step, (inputs, targets) in enumerate(batches):
+                inputs, targets = inputs.to(device, non_blocking=True), targets.to(device, non_blocking=True)
+                optimizer.zero_grad(set_to_none=True)
+                with torch.autocast(device_type=device.type, enabled=use_amp):
+                    loss, logits = _loss_of(model(inputs), targets, loss_fn, aux_weight)
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(
+                        f"the loss became {loss.item()} at epoch {epoch}, batch {step}; lower the learning rate "
+                        f"(now {optimizer.param_groups[0]['lr']:g}) or check the data. "
+                        + (f"The checkpoint keeps epoch {epoch - 1}." if checkpoint is not None else ""))
+                if scaler is not None:
+                    scaler.scale(loss).backward()
+                    scaler.step(optimizer)
+                    scaler.update()
+                else:
+                    loss.backward()
+                    optimizer.step()
+                loss_sum += loss.detach() * len(targets)
+                correct += (logits.detach().argmax(dim=1) == targets).sum()
+                count += len(targets)
+        except KeyboardInterrupt:
+            kept = f"; {Path(checkpoint).name} keeps epoch {epoch - 1}, call fit again to resume" if checkpoint else ""
+            print(f"Interrupted during epoch {epoch}{kept}.")
+            history.interrupted = True
+            return history
+        finally:
+            if hasattr(batches, "close"):
+                batches.close()
+        if count == 0:
+            raise ValueError("train_loader is empty: fit needs at least one batch")
+        if scheduler is not None:
+            scheduler.step()
+        row = {"epoch": epoch, "train_loss": loss_sum.item() / count, "train_accuracy": correct.item() / count,
+               "val_loss": None, "val_accuracy": None}
+        if val_loader is not None:
+            result = evaluate(model, val_loader, device, loss_fn)
+            row["val_loss"], row["val_accuracy"] = result["loss"], result["accuracy"]
+        row["seconds"] = time.perf_counter() - began
+        history.epochs.append(row)
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, model, optimizer, scheduler, epoch, history, scaler)
+        if progress:
+            val = "" if row["val_accuracy"] is None else f", val loss {row['val_loss']:.4f}, val accuracy {row['val_accuracy']:.4f}"
+            print(f"epoch {epoch}/{epochs}: train loss {row['train_loss']:.4f}, train accuracy "
+                  f"{row['train_accuracy']:.4f}{val} ({row['seconds']:.1f} s)")
+        if live_plot is not None:
+            live_plot.update(history)
+        if not math.isfinite(row["train_loss"]):
+            raise FloatingPointError(f"the mean training loss of epoch {epoch} is {row['train_loss']}")
+    return history
