@@ -23,7 +23,7 @@ from torch import nn
 __all__ = [
     "LeNet5", "AlexNet", "VGG", "vgg", "VGG_CONFIGS", "Inception", "GoogLeNet", "BasicBlock", "Bottleneck",
     "ResNet", "resnet18", "resnet34", "resnet50", "AlphaGoPolicyNet", "pretrained", "stage_outputs",
-    "OFFLINE_FALLBACK",
+    "OFFLINE_FALLBACK", "classifier_head", "transfer",
 ]
 
 OFFLINE_FALLBACK = "random weights (offline fallback)"
@@ -448,6 +448,8 @@ def pretrained(name: str, weights: str = "DEFAULT", **kwargs: Any) -> nn.Module:
     if model is None:
         print(f"Could not load the pretrained {name} weights ({reason}); using {OFFLINE_FALLBACK}: "
               "shapes and code run the same, predictions are meaningless.")
+        if name in ("googlenet", "inception_v3"):  # the same architecture torchvision builds for its weights
+            kwargs = {"aux_logits": False, "init_weights": False, "transform_input": True, **kwargs}
         model = builder(weights=None, **kwargs)
         model.weights_source = OFFLINE_FALLBACK
         model.is_pretrained = False
@@ -456,3 +458,36 @@ def pretrained(name: str, weights: str = "DEFAULT", **kwargs: Any) -> nn.Module:
         model.is_pretrained = True
     model.weights_meta = chosen.meta
     return model.eval()
+
+
+def classifier_head(model: nn.Module) -> tuple[nn.Module, str]:
+    """The last linear layer of a classification model and its path (`fc` or `classifier.N`)."""
+    fc = getattr(model, "fc", None)
+    if isinstance(fc, nn.Linear):
+        return fc, "fc"
+    classifier = getattr(model, "classifier", None)
+    if isinstance(classifier, nn.Sequential) and len(classifier) and isinstance(classifier[-1], nn.Linear):
+        return classifier[-1], f"classifier.{len(classifier) - 1}"
+    raise ValueError(f"cannot find the final linear layer of {type(model).__name__}; expected .fc or .classifier[-1]")
+
+
+def transfer(name: str, num_classes: int, freeze: bool = True) -> nn.Module:
+    """Transfer learning: torchvision's pretrained `name`, a new final layer for `num_classes`, and
+    (with `freeze`) every other weight frozen so that only the new layer trains.
+
+    Offline the pretrained weights fall back to random ones (said in one line, and named in
+    `model.weights_source`), so the code path is the same but the features are not learned ones.
+    """
+    _check_classes(num_classes)
+    model = pretrained(name)
+    old, path = classifier_head(model)
+    if freeze:
+        for parameter in model.parameters():
+            parameter.requires_grad_(False)
+    new = nn.Linear(old.in_features, num_classes)
+    if "." in path:
+        first, index = path.split(".")
+        getattr(model, first)[int(index)] = new
+    else:
+        setattr(model, path, new)
+    return model

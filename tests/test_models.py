@@ -204,3 +204,23 @@ def test_every_model_gives_one_score_per_class(factory, size):
 def test_num_classes_is_checked(factory):
     with pytest.raises(ValueError, match="num_classes must be a positive integer"):
         factory(num_classes=0)
+
+
+@pytest.mark.parametrize("name, head", [("alexnet", "classifier.6"), ("vgg11", "classifier.6"), ("resnet18", "fc"), ("googlenet", "fc")])
+def test_transfer_replaces_the_head_and_freezes_the_rest(monkeypatch, capsys, name, head):
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    model = models.transfer(name, num_classes=2)
+    assert "offline fallback" in capsys.readouterr().out and model.weights_source == models.OFFLINE_FALLBACK
+    layer, path = models.classifier_head(model)
+    assert path == head and layer.out_features == 2
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    assert trainable == [layer.weight, layer.bias]
+    assert model.eval()(torch.zeros(1, 3, 64, 64)).shape == (1, 2)
+
+
+def test_transfer_without_freezing_and_unknown_heads(monkeypatch):
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    model = models.transfer("resnet18", num_classes=3, freeze=False)
+    assert all(p.requires_grad for p in model.parameters())
+    with pytest.raises(ValueError, match="cannot find the final linear layer"):
+        models.classifier_head(nn.Sequential(nn.Conv2d(1, 1, 1)))
