@@ -37,9 +37,11 @@ sync-notebooks: $(STAMP)
 notebooks: $(STAMP)
 	$(BIN)/python tools/notebooks.py execute $(NAMES)
 
-# Time every notebook in smoke and full mode, and one conv layer three ways; tables go to BENCHMARKS.md.
+# Time every notebook in smoke and full mode, one conv layer three ways, and LeNet's training;
+# the tables go to BENCHMARKS.md.
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/conv_speed.py
+	$(BIN)/python benchmarks/training_speed.py
 	$(BIN)/python benchmarks/time_notebooks.py $(NAMES)
 
 clean:

@@ -8,6 +8,9 @@ import os
 
 # Set before any kernel starts: nbval's kernels inherit this environment.
 os.environ.setdefault("COURSE_SMOKE", "1")
+# Tests never download weights or datasets (hundreds of MB): they take the offline fallbacks,
+# which run the same code. Set COURSE_OFFLINE=0 to let a test run reach the network.
+os.environ.setdefault("COURSE_OFFLINE", "1")
 os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # Two workers on two cores: one thread each, so kernels do not fight over the same cores.

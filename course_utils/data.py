@@ -13,12 +13,12 @@ helper says so in one line and returns a fallback whose `source` attribute names
 from __future__ import annotations
 
 import os
-import socket
 from importlib import resources
 from pathlib import Path
-from urllib.parse import urlparse
 
 import numpy as np
+
+from ._download import why_no_download
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -136,18 +136,6 @@ def data_root() -> Path:
     return Path(os.environ.get("COURSE_DATA") or Path.home() / ".cache" / "cnn-course")
 
 
-def _offline_reason(url: str, timeout: float = 3.0) -> str | None:
-    """Why a download from `url` is impossible (COURSE_OFFLINE, no connection), or None."""
-    if os.environ.get("COURSE_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}:
-        return "COURSE_OFFLINE is set"
-    host = urlparse(url).hostname
-    try:
-        socket.create_connection((host, 443), timeout=timeout).close()
-    except OSError as error:
-        return f"no connection to {host}: {type(error).__name__}"
-    return None
-
-
 def _fallback_note(what: str, reason: str, fallback: str) -> None:
     print(f"Could not get {what} ({reason}); using {fallback} instead.")
 
@@ -205,7 +193,7 @@ def mnist(train: bool = True, root=None, download: bool = True):
     try:
         dataset = datasets.MNIST(root, train=train, download=False, transform=transform)
     except RuntimeError:  # not downloaded yet
-        reason = _offline_reason(datasets.MNIST.mirrors[0]) if download else "download=False and no copy in " + str(root)
+        reason = why_no_download(datasets.MNIST.mirrors[0]) if download else "download=False and no copy in " + str(root)
         dataset = None
         if reason is None:
             try:
@@ -357,7 +345,7 @@ def cats_vs_dogs(train: bool = True, image_size: int = 224, folder=None, root=No
     try:
         dataset = datasets.OxfordIIITPet(root, split=split, target_types="binary-category", transform=transform, download=False)
     except RuntimeError:
-        reason = _offline_reason(datasets.OxfordIIITPet._RESOURCES[0][0]) if download else "download=False and no copy"
+        reason = why_no_download(datasets.OxfordIIITPet._RESOURCES[0][0]) if download else "download=False and no copy"
         dataset = None
         if reason is None:
             try:

@@ -12,13 +12,14 @@ weights into these classes); GoogLeNet follows the 2014 paper (5x5 branch, no ba
 
 from __future__ import annotations
 
-import os
 import socket
 from collections import OrderedDict
 from typing import Any
 
 import torch
 from torch import nn
+
+from ._download import why_no_download
 
 __all__ = [
     "LeNet5", "AlexNet", "VGG", "vgg", "VGG_CONFIGS", "Inception", "GoogLeNet", "BasicBlock", "Bottleneck",
@@ -399,24 +400,12 @@ def stage_outputs(model: nn.Module, x: torch.Tensor, names: list[str] | None = N
     return OrderedDict((name, outputs[name]) for name in names if name in outputs)
 
 
-def _offline() -> bool:
-    return os.environ.get("COURSE_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
-
-
-def _why_unreachable(url: str, timeout: float = 3.0) -> str | None:
-    """None when the weights are cached or their server answers; otherwise the reason."""
+def _why_unreachable(url: str) -> str | None:
+    """None when the weights are cached or can be downloaded; otherwise the reason."""
     from pathlib import Path
     from urllib.parse import urlparse
 
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(url).path).name
-    if cached.is_file():
-        return None
-    host = urlparse(url).hostname
-    try:
-        socket.create_connection((host, 443), timeout=timeout).close()
-    except OSError as error:
-        return f"no connection to {host}: {type(error).__name__}"
-    return None
+    return why_no_download(url, cached=Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(url).path).name)
 
 
 def pretrained(name: str, weights: str = "DEFAULT", **kwargs: Any) -> nn.Module:
@@ -434,7 +423,7 @@ def pretrained(name: str, weights: str = "DEFAULT", **kwargs: Any) -> nn.Module:
     except ValueError as error:
         raise ValueError(f"unknown model name {name!r}; try 'alexnet', 'vgg16', 'googlenet' or 'resnet34'") from error
     chosen = weight_enum.DEFAULT if weights == "DEFAULT" else weight_enum[weights]
-    reason = "COURSE_OFFLINE is set" if _offline() else _why_unreachable(chosen.url)
+    reason = _why_unreachable(chosen.url)
     model = None
     if reason is None:
         previous = socket.getdefaulttimeout()

@@ -130,12 +130,29 @@ def test_pretrained_names_real_weights_when_they_load(monkeypatch):
 
 
 def test_unreachable_server_is_detected_without_downloading(monkeypatch, tmp_path):
+    from course_utils import _download
+
+    monkeypatch.delenv("COURSE_OFFLINE", raising=False)
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
-    monkeypatch.setattr(models.socket, "create_connection", lambda *a, **k: (_ for _ in ()).throw(OSError("down")))
+    monkeypatch.setattr(_download.socket, "create_connection", lambda *a, **k: (_ for _ in ()).throw(OSError("down")))
     assert "no connection to download.pytorch.org" in models._why_unreachable("https://download.pytorch.org/models/x.pth")
     (tmp_path / "checkpoints").mkdir()
     (tmp_path / "checkpoints" / "x.pth").write_bytes(b"cached")
-    assert models._why_unreachable("https://download.pytorch.org/models/x.pth") is None
+    assert models._why_unreachable("https://download.pytorch.org/models/x.pth") is None  # cached: no network needed
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    assert _download.why_no_download("https://example.org/x") == "COURSE_OFFLINE is set"
+
+
+def test_reachable_server_allows_the_download(monkeypatch):
+    from course_utils import _download
+
+    class Connection:
+        def close(self):
+            pass
+
+    monkeypatch.delenv("COURSE_OFFLINE", raising=False)
+    monkeypatch.setattr(_download.socket, "create_connection", lambda *a, **k: Connection())
+    assert _download.why_no_download("https://example.org/data.tar.gz") is None
 
 
 def test_unknown_model_name():
