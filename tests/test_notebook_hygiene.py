@@ -89,6 +89,16 @@ class TestNotebook:
         assert title.cell_type == "markdown" and title.source.startswith(f"# {path.name[:2]} ")
         assert "What you will learn" in title.source
 
+    def test_has_slide_metadata(self, path):
+        cells = _read(path).cells
+        slide = lambda cell: cell.metadata.get("slideshow", {}).get("slide_type")  # noqa: E731
+        assert slide(cells[0]) == "skip" and slide(next(c for c in cells if c.cell_type == "code")) == "skip"
+        assert slide(cells[1]) == "slide", "the title cell should start a slide"
+        sections = [c for c in cells if c.cell_type == "markdown" and c.source.startswith(("## ", "### "))]
+        assert all(slide(c) in ("slide", "subslide") for c in sections), "section cells should start slides"
+        figures = [c for c in cells if c.cell_type == "code" and nbtools.FIGURE_CELL.search(c.source)]
+        assert all(slide(c) == "fragment" for c in figures), "figure cells should be slide fragments (make sync-notebooks)"
+
     def test_ends_with_summary_and_exercises(self, path):
         sections = [line.strip() for c in _read(path).cells if c.cell_type == "markdown"
                     for line in c.source.splitlines() if line.startswith("## ")]

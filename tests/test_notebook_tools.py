@@ -71,3 +71,19 @@ def test_strip_drops_stderr_of_checked_cells():
     nb.cells[1].outputs.insert(0, nbformat.v4.new_output("stream", name="stderr", text="[ WARN:0@2.9] noise\n"))
     nbtools.strip_notebook(nb)
     assert [o.output_type for o in nb.cells[1].outputs] == ["execute_result"]
+
+
+def test_sync_adds_slide_metadata_without_overriding_the_authors():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# 03 Title"),
+        nbformat.v4.new_markdown_cell("## A section"),
+        nbformat.v4.new_markdown_cell("### A subsection"),
+        nbformat.v4.new_code_cell("show_matrix(X)\nplt.show()"),
+        nbformat.v4.new_code_cell("output_size_calculator()"),
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_markdown_cell("## Notes", metadata={"slideshow": {"slide_type": "notes"}}),
+    ]
+    nbtools.sync_notebook(nb, "03_x.ipynb", "o/r", "main")
+    kinds = [c.metadata.get("slideshow", {}).get("slide_type") for c in nb.cells]
+    assert kinds == ["skip", "slide", "slide", "subslide", "skip", "fragment", "fragment", None, "notes"]

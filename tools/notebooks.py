@@ -38,6 +38,8 @@ INSTALL_TAG = "colab-install"
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 COLAB_URL = re.compile(r"https://colab\.research\.google\.com/github/[^/\s)]+/[^/\s)]+/blob/[^/\s)]+/notebooks/")
 KEPT_CELL_METADATA = ("tags", "slideshow")
+# Cells that draw a figure or a widget appear as fragments when the notebook is presented as slides.
+FIGURE_CELL = re.compile(r"plt\.show\(\)|_(stepper|calculator|explorer)\(")
 
 
 def course_location(pyproject: Path = ROOT / "pyproject.toml") -> tuple[str, str]:
@@ -100,6 +102,15 @@ def sync_notebook(nb, name: str, repository: str, branch: str) -> None:
     install.metadata["slideshow"] = {"slide_type": "skip"}
     first_code = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), len(nb.cells))
     nb.cells.insert(first_code, install)
+    for cell in nb.cells:  # slides: sections start slides, subsections subslides, figures are fragments
+        if "slideshow" in cell.metadata:
+            continue
+        if cell.cell_type == "markdown" and cell.source.startswith(("# ", "## ")):
+            cell.metadata["slideshow"] = {"slide_type": "slide"}
+        elif cell.cell_type == "markdown" and cell.source.startswith("### "):
+            cell.metadata["slideshow"] = {"slide_type": "subslide"}
+        elif cell.cell_type == "code" and FIGURE_CELL.search(cell.source):
+            cell.metadata["slideshow"] = {"slide_type": "fragment"}
 
 
 def strip_notebook(nb) -> None:
