@@ -1,0 +1,28 @@
+"""The widgets also work under ipywidgets 7.7, the version Colab ships (JupyterLab 4 uses 8).
+
+`make test` installs ipywidgets 7.7 into .venv/ipywidgets7; this test runs tests/test_widgets.py
+again in a subprocess that imports that copy first.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SIDE_FOLDER = Path(sys.prefix) / "ipywidgets7"
+
+
+@pytest.mark.skipif(not (SIDE_FOLDER / "ipywidgets").is_dir(),
+                    reason="ipywidgets 7.7 is not installed in .venv/ipywidgets7 (make test installs it)")
+def test_widget_tests_pass_under_ipywidgets_7():
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SIDE_FOLDER), os.environ.get("PYTHONPATH", "")])}
+    version = subprocess.run([sys.executable, "-c", "import ipywidgets; print(ipywidgets.__version__)"],
+                             capture_output=True, text=True, env=env, check=True).stdout.strip()
+    assert version.startswith("7.7"), f"expected ipywidgets 7.7 from {SIDE_FOLDER}, got {version}"
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_widgets.py"],
+                         capture_output=True, text=True, env=env, cwd=ROOT)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert " passed" in run.stdout.splitlines()[-1]
