@@ -1,6 +1,10 @@
-"""Helpers for the CNN course notebooks: devices, plots and, as the course grows, data, models and loops.
+"""Helpers for the CNN course notebooks, one module per concern:
 
-Each module says which notebook teaches what it holds.
+device (where code runs, seeds, smoke mode), by_hand (convolution and pooling in NumPy), shapes
+(output sizes, parameter and multiply-add tables), data (photos and datasets with offline
+fallbacks), models (the architectures, pretrained weights), training (fit, evaluate, checkpoints),
+plotting, widgets (interactive demos that also work as plain figure calls) and exercises.
+Each module names the notebook that teaches what it holds.
 """
 
 __version__ = "0.1.0"

@@ -1,14 +1,12 @@
 """Colab readiness: the Colab path of a notebook runs, the install never pins torch, and every file a
 notebook loads at run time is part of the installed package (not only of a clone)."""
 
-import os
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import nbformat
-import pytest
 from nbclient import NotebookClient
 
 from tools import notebooks as nbtools

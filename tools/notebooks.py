@@ -13,7 +13,6 @@ The GitHub location lives in one place, pyproject.toml; `make sync-notebooks` ru
 from __future__ import annotations
 
 import argparse
-import copy
 import os
 import re
 import sys
