@@ -8,12 +8,12 @@ BIN := $(VENV)/bin
 CONSTRAINTS ?= constraints/ci.txt
 STAMP := $(VENV)/.installed
 # Two workers, one notebook (or test file) each: see conftest.py for the thread cap.
-PYTEST_ARGS ?= -n 2 --dist loadfile
+PYTEST_ARGS ?= -n 2 --dist loadfile -rs
 LAB_ARGS ?=
 # JupyterLab refuses to run as root (containers, some lab machines) unless told it may.
 ROOT_ARGS := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 
-.PHONY: install lab test sync-notebooks notebooks benchmark clean
+.PHONY: install lab test browser-test sync-notebooks notebooks benchmark clean
 
 install: $(STAMP)
 
@@ -30,6 +30,11 @@ lab: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# JupyterLab in headless Chromium (tests/test_browser.py): installs Debian's chromium when it can.
+browser-test: $(STAMP)
+	@command -v chromium >/dev/null 2>&1 || { test "$$(id -u)" = 0 && apt-get update -qq && apt-get install -y -qq chromium; }
+	$(BIN)/python -m pytest tests/test_browser.py -v
 
 # Rewrite every notebook's Colab badge and install cell (and the README's badges) from
 # [tool.course] in pyproject.toml, and strip all outputs but the checked answers.

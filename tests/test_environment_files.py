@@ -45,6 +45,7 @@ def pip_requirements() -> dict[str, str | None]:
 
 
 def conda_requirements() -> tuple[dict[str, str | None], list[str]]:
+    """Packages of environment.yml (conda's and those of its pip section) and the pip section's lines."""
     environment = yaml.safe_load((ROOT / "environment.yml").read_text())
     found, pip_section = {}, []
     for entry in environment["dependencies"]:
@@ -53,6 +54,10 @@ def conda_requirements() -> tuple[dict[str, str | None], list[str]]:
             continue
         name, bound, _ = _parse(entry)
         if name not in ("python", "pip"):
+            found[name] = bound
+    for line in pip_section:
+        if not line.startswith("-"):
+            name, bound, _ = _parse(line.split("#")[0])
             found[name] = bound
     return found, pip_section
 
