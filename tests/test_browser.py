@@ -109,6 +109,9 @@ def test_setup_notebook_runs_in_jupyterlab(lab, browser):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     _run_all(page, _url(base, token, "00_setup.ipynb"))
     assert _errors(page) == []
+    commands = page.evaluate("() => [...document.querySelectorAll('.jp-NotebookPanel-toolbar [data-command]')]"
+                             ".map(e => e.getAttribute('data-command'))")
+    assert any("rise" in command.lower() for command in commands), f"no slideshow button in the toolbar: {commands}"
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "00_setup.png"))
     page.close()
