@@ -136,6 +136,24 @@ def data_root() -> Path:
     return Path(os.environ.get("COURSE_DATA") or Path.home() / ".cache" / "cnn-course")
 
 
+def _local_or_download(build, url: str, download: bool, root: Path):
+    """(dataset, None) from a local copy or a fresh download; (None, reason) when neither is possible.
+
+    `build(download)` makes the torchvision dataset, which raises RuntimeError when no copy exists.
+    """
+    try:
+        return build(False), None
+    except RuntimeError:
+        pass
+    reason = why_no_download(url) if download else f"download=False and no copy in {root}"
+    if reason is None:
+        try:
+            return build(True), None
+        except (OSError, RuntimeError) as error:  # URLError is an OSError; a bad archive a RuntimeError
+            reason = f"{type(error).__name__}: {str(error).splitlines()[0][:80]}"
+    return None, reason
+
+
 def _fallback_note(what: str, reason: str, fallback: str) -> None:
     print(f"Could not get {what} ({reason}); using {fallback} instead.")
 
@@ -190,19 +208,12 @@ def mnist(train: bool = True, root=None, download: bool = True):
 
     root = Path(root) if root is not None else data_root()
     transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize(MNIST_MEAN, MNIST_STD)])
-    try:
-        dataset = datasets.MNIST(root, train=train, download=False, transform=transform)
-    except RuntimeError:  # not downloaded yet
-        reason = why_no_download(datasets.MNIST.mirrors[0]) if download else "download=False and no copy in " + str(root)
-        dataset = None
-        if reason is None:
-            try:
-                dataset = datasets.MNIST(root, train=train, download=True, transform=transform)
-            except (OSError, RuntimeError) as error:
-                reason = f"{type(error).__name__}: {str(error).splitlines()[0][:80]}"
-        if dataset is None:
-            _fallback_note("MNIST", reason, DIGITS_FALLBACK)
-            return _digits_as_mnist(train)
+    dataset, reason = _local_or_download(
+        lambda download: datasets.MNIST(root, train=train, download=download, transform=transform),
+        datasets.MNIST.mirrors[0], download, root)
+    if dataset is None:
+        _fallback_note("MNIST", reason, DIGITS_FALLBACK)
+        return _digits_as_mnist(train)
     dataset.source = "MNIST (torchvision)"
     dataset.classes = [str(i) for i in range(10)]
     return dataset
@@ -342,21 +353,13 @@ def cats_vs_dogs(train: bool = True, image_size: int = 224, folder=None, root=No
         return ImageFiles(chosen, transform, source=f"Kaggle-style folder {folder.name}")
     root = Path(root) if root is not None else data_root()
     split = "trainval" if train else "test"
-    try:
-        dataset = datasets.OxfordIIITPet(root, split=split, target_types="binary-category", transform=transform, download=False)
-    except RuntimeError:
-        reason = why_no_download(datasets.OxfordIIITPet._RESOURCES[0][0]) if download else "download=False and no copy"
-        dataset = None
-        if reason is None:
-            try:
-                dataset = datasets.OxfordIIITPet(root, split=split, target_types="binary-category", transform=transform,
-                                                 download=True)
-            except (OSError, RuntimeError) as error:
-                reason = f"{type(error).__name__}: {str(error).splitlines()[0][:80]}"
-        if dataset is None:
-            count = synthetic_size or (1000 if train else 250)
-            _fallback_note("the Oxford-IIIT Pet photos", reason, SYNTHETIC_FALLBACK)
-            return SyntheticCatsDogs(count, seed=0 if train else 1, transform=transform)
+    dataset, reason = _local_or_download(
+        lambda download: datasets.OxfordIIITPet(root, split=split, target_types="binary-category",
+                                                transform=transform, download=download),
+        datasets.OxfordIIITPet._RESOURCES[0][0], download, root)
+    if dataset is None:
+        _fallback_note("the Oxford-IIIT Pet photos", reason, SYNTHETIC_FALLBACK)
+        return SyntheticCatsDogs(synthetic_size or (1000 if train else 250), seed=0 if train else 1, transform=transform)
     # the Pet dataset's binary target is already 0 = cat, 1 = dog
     dataset.source = "Oxford-IIIT Pet, cat vs dog (torchvision)"
     dataset.classes = CATS_DOGS_CLASSES
