@@ -13,13 +13,13 @@ LAB_ARGS ?=
 # JupyterLab refuses to run as root (containers, some lab machines) unless told it may.
 ROOT_ARGS := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 
-.PHONY: install lab test browser-test sync-notebooks notebooks benchmark clean
+.PHONY: install lab test browser-test sync-notebooks notebooks slides benchmark clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install $(if $(CONSTRAINTS),--constraint $(CONSTRAINTS)) --editable '.[lab,test]'
+	$(BIN)/python -m pip install $(if $(CONSTRAINTS),--constraint $(CONSTRAINTS)) --editable '.[lab,test,slides]'
 	@# Colab ships ipywidgets 7.7: a copy in a side folder lets the tests run the widgets under it too.
 	$(BIN)/python -m pip install --quiet --no-deps --upgrade --target $(VENV)/ipywidgets7 \
 		'ipywidgets==7.7.*' 'widgetsnbextension==3.6.*' 'jupyterlab_widgets==1.1.*' ipython_genutils
@@ -45,6 +45,12 @@ sync-notebooks: $(STAMP)
 notebooks: $(STAMP)
 	$(BIN)/python tools/notebooks.py execute $(NAMES)
 
+# Every notebook as a reveal.js slideshow in slides/ that opens with no network (slides/index.html
+# lists them). Runs the notebooks first, in full mode: `make slides SMOKE=1` for a quick smoke-mode run,
+# `make slides NAMES=02_convolution_by_hand` for some of them.
+slides: $(STAMP)
+	$(BIN)/python tools/slides.py $(if $(SMOKE),--smoke) $(NAMES)
+
 # Time every notebook in smoke and full mode, one conv layer three ways, and LeNet's training;
 # the tables go to BENCHMARKS.md.
 benchmark: $(STAMP)
@@ -53,4 +59,4 @@ benchmark: $(STAMP)
 	$(BIN)/python benchmarks/time_notebooks.py $(NAMES)
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache build *.egg-info slides

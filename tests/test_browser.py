@@ -18,12 +18,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 WIDGET_NOTEBOOKS = ["01_mlp_to_cnn.ipynb", "02_convolution_by_hand.ipynb", "03_padding_stride_pooling.ipynb",
                     "04_alexnet_filters_feature_maps.ipynb"]
 
-playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: run `make browser-test`")
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
+pytest.importorskip("playwright.sync_api", reason="playwright is not installed: run `make browser-test`")
+pytestmark = pytest.mark.skipif(not Path(shutil.which("chromium") or "/usr/bin/chromium").exists(),
                                 reason="Chromium is not installed (apt-get install chromium): run `make browser-test`")
 
 
@@ -60,16 +59,6 @@ def lab(tmp_path_factory):
         server.terminate()
         server.wait(timeout=20)
         log.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--no-first-run", "--disable-sync"])
-        yield chromium
-        chromium.close()
 
 
 def _url(base: str, token: str, name: str) -> str:

@@ -33,7 +33,7 @@ def _pyproject():
 def pip_requirements() -> dict[str, str | None]:
     project = _pyproject()["project"]
     lines = list(project["dependencies"])
-    for extra in ("lab", "test"):
+    for extra in ("lab", "slides", "test"):
         lines += project["optional-dependencies"][extra]
     found = {}
     for line in lines:

@@ -99,6 +99,18 @@ class TestNotebook:
         figures = [c for c in cells if c.cell_type == "code" and nbtools.FIGURE_CELL.search(c.source)]
         assert all(slide(c) == "fragment" for c in figures), "figure cells should be slide fragments (make sync-notebooks)"
 
+    def test_headings_start_their_cells(self, path):
+        # A slide starts with a cell: a heading in the middle of one would land on the previous slide.
+        for index, cell in enumerate(_read(path).cells):
+            if cell.cell_type != "markdown":
+                continue
+            inner, fenced = [], False
+            for line in cell.source.splitlines()[1:]:
+                fenced ^= line.lstrip().startswith("```")  # a '# comment' in a code block is no heading
+                if not fenced and re.match(r"#{1,3} ", line):
+                    inner.append(line)
+            assert not inner, f"cell {index}: start a new markdown cell at {inner[0]!r}, so that it starts a slide"
+
     def test_ends_with_summary_and_exercises(self, path):
         sections = [line.strip() for c in _read(path).cells if c.cell_type == "markdown"
                     for line in c.source.splitlines() if line.startswith("## ")]

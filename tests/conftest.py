@@ -1,0 +1,23 @@
+"""Fixtures shared by the tests that drive a real browser (test_browser.py, test_slides.py)."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium, driven by Playwright (no browser download)."""
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: run `make browser-test`")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed (apt-get install chromium): run `make browser-test`")
+    with playwright.sync_playwright() as p:
+        # Without the background-networking flags Chromium keeps trying to reach Google's services.
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--no-first-run", "--disable-sync"])
+        yield chromium
+        chromium.close()
