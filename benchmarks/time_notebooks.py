@@ -19,36 +19,25 @@ from pathlib import Path
 
 import nbformat
 import torch
-from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tools.notebooks import notebook_paths  # noqa: E402
+from tools.notebooks import notebook_paths, run_notebook  # noqa: E402
 
 OUTPUT = ROOT / "BENCHMARKS.md"
 START, END = "<!-- notebook-times:start -->", "<!-- notebook-times:end -->"
-MODES = {"smoke": "1", "full": "0"}
+MODES = ("smoke", "full")
 
 
-def run_notebook(path: Path, mode: str, timeout: int) -> tuple[float, str]:
+def time_notebook(path: Path, mode: str, timeout: int) -> tuple[float, str]:
     """Execute one notebook in a fresh kernel; return (seconds, "ok" or the error's first line)."""
-    saved = {name: os.environ.get(name) for name in ("COURSE_SMOKE", "CI")}
-    os.environ["COURSE_SMOKE"] = MODES[mode]
-    os.environ.pop("CI", None)
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
     try:
-        NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        run_notebook(nb, smoke=mode == "smoke", timeout=timeout, folder=path.parent)
         status = "ok"
     except Exception as error:  # noqa: BLE001 - reported in the table, not raised
         status = "failed: " + (str(error).strip().splitlines() or [type(error).__name__])[-1][:80]
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
     return time.perf_counter() - start, status
 
 
@@ -104,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in notebook_paths(args.names):
         results = {}
         for mode in args.modes:
-            results[mode] = run_notebook(path, mode, args.timeout)
+            results[mode] = time_notebook(path, mode, args.timeout)
             print(f"{path.name:<40} {mode:>5}: {results[mode][0]:7.1f} s  {results[mode][1]}", flush=True)
         rows.append((path.name, results))
     write_section(table(rows, args.modes))

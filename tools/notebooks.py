@@ -167,14 +167,22 @@ def processed(path: Path) -> tuple[str, str]:
     return original, nbformat.writes(nb) + "\n"
 
 
-def execute(paths: list[Path], timeout: int = 1200) -> None:
+def run_notebook(nb, smoke: bool, timeout: int = 1200, folder: Path = NOTEBOOKS) -> None:
+    """Run a notebook top to bottom in a fresh kernel started in `folder`, in smoke or full mode.
+
+    The mode is set in the kernel's environment only; this process's environment is left as it is.
+    """
     from nbclient import NotebookClient
 
-    os.environ["COURSE_SMOKE"] = "1"
+    env = {**os.environ, "COURSE_SMOKE": "1" if smoke else "0"}
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute(env=env)
+
+
+def execute(paths: list[Path], timeout: int = 1200) -> None:
     for path in paths:
         nb = nbformat.read(path, as_version=4)
         print(f"executing {path.name} in smoke mode", flush=True)
-        NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+        run_notebook(nb, smoke=True, timeout=timeout)
         repository, branch = course_location()
         sync_notebook(nb, path.name, repository, branch)
         strip_notebook(nb)

@@ -32,7 +32,7 @@ from pathlib import Path
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tools.notebooks import NOTEBOOKS, ROOT, notebook_paths  # noqa: E402
+from tools.notebooks import ROOT, notebook_paths, run_notebook  # noqa: E402
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "slides_template"
 ASSETS = "_assets"
@@ -140,13 +140,6 @@ def replace_widgets(nb) -> int:
     return replaced
 
 
-def execute(nb, smoke: bool, timeout: int = 1800) -> None:
-    from nbclient import NotebookClient
-
-    os.environ["COURSE_SMOKE"] = "1" if smoke else "0"
-    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
-
-
 def title_of(nb, fallback: str) -> str:
     for cell in nb.cells:
         if cell.cell_type == "markdown" and cell.source.startswith("# "):
@@ -237,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.execute:
             print(f"{path.name}: running in {mode} mode", flush=True)
             try:
-                execute(nb, smoke=args.smoke)
+                run_notebook(nb, smoke=args.smoke, timeout=1800)
             except Exception as error:  # noqa: BLE001 -- report every failing notebook, then stop
                 last_line = (str(error).strip().splitlines() or [""])[-1]
                 failed.append(f"{path.name}: {type(error).__name__}: {last_line}")
