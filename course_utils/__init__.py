@@ -3,7 +3,8 @@
 device (where code runs, seeds, smoke mode), by_hand (convolution and pooling in NumPy), shapes
 (output sizes, parameter and multiply-add tables), data (photos and datasets with offline
 fallbacks), models (the architectures, pretrained weights), training (fit, evaluate, checkpoints),
-plotting, widgets (interactive demos that also work as plain figure calls) and exercises.
+explain (saliency, SmoothGrad, occlusion, Grad-CAM), plotting, widgets (interactive demos that also
+work as plain figure calls) and exercises.
 Each module names the notebook that teaches what it holds.
 """
 

@@ -5,6 +5,7 @@ MNIST and cats vs dogs, each with an honest offline fallback.
   notebooks/04_alexnet_filters_feature_maps.ipynb
 - `mnist`: notebooks/06_training_lenet_mnist.ipynb
 - `cats_vs_dogs`, `cats_vs_dogs_transforms`: notebooks/07_training_dogs_vs_cats.ipynb
+- `PatternPatches` (images whose evidence sits in a known box): notebooks/08_what_the_network_looks_at.ipynb
 
 Downloads go to $COURSE_DATA (default ~/.cache/cnn-course). Where a download is impossible the
 helper says so in one line and returns a fallback whose `source` attribute names it.
@@ -37,6 +38,7 @@ __all__ = [
     "cats_vs_dogs_transforms",
     "ImageFiles",
     "SyntheticCatsDogs",
+    "PatternPatches",
 ]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -288,6 +290,19 @@ def _kaggle_items(folder: Path) -> list[tuple[Path, int]]:
     return items
 
 
+def _dots_or_stripes(label: int, size: int, period: float, rng: np.random.Generator) -> np.ndarray:
+    """A size x size boolean mask: dots on a grid (label 0) or stripes at a random angle (label 1),
+    both covering the same share of the pixels, with a random phase."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    covered = np.pi * rng.uniform(0.2, 0.35) ** 2  # the same share of lighter pixels in both classes
+    if label == 0:
+        cy, cx = (yy + rng.uniform(0, period)) % period, (xx + rng.uniform(0, period)) % period
+        return (cy - period / 2) ** 2 + (cx - period / 2) ** 2 <= covered / np.pi * period**2
+    angle = rng.uniform(0, np.pi)
+    phase = (np.cos(angle) * xx + np.sin(angle) * yy + rng.uniform(0, period)) % period
+    return phase < period * covered
+
+
 class SyntheticCatsDogs:
     """A generated two-class image set for offline use. Class 0 ("cat") images are covered with
     dots, class 1 ("dog") with stripes at any angle, lighter than a background of random colour;
@@ -305,16 +320,7 @@ class SyntheticCatsDogs:
     def image(self, index: int) -> np.ndarray:
         rng = np.random.default_rng((self.seed, index))
         size = self.size
-        yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-        period = rng.uniform(size / 8, size / 4)
-        covered = np.pi * rng.uniform(0.2, 0.35) ** 2  # the same share of lighter pixels in both classes
-        if self.labels[index] == 0:  # dots on a grid
-            cy, cx = (yy + rng.uniform(0, period)) % period, (xx + rng.uniform(0, period)) % period
-            mask = (cy - period / 2) ** 2 + (cx - period / 2) ** 2 <= covered / np.pi * period**2
-        else:  # stripes at a random angle
-            angle = rng.uniform(0, np.pi)
-            phase = (np.cos(angle) * xx + np.sin(angle) * yy + rng.uniform(0, period)) % period
-            mask = phase < period * covered
+        mask = _dots_or_stripes(int(self.labels[index]), size, rng.uniform(size / 8, size / 4), rng)
         background = rng.integers(20, 110, size=3)  # a random colour, and the pattern a lighter shade of it
         foreground = background + rng.integers(80, 140)
         image = np.where(mask[..., None], foreground, background).astype(np.float32)
@@ -364,3 +370,69 @@ def cats_vs_dogs(train: bool = True, image_size: int = 224, folder=None, root=No
     dataset.source = "Oxford-IIIT Pet, cat vs dog (torchvision)"
     dataset.classes = CATS_DOGS_CLASSES
     return dataset
+
+
+# ----------------------------------------------------------------------------- evidence in a known place
+class PatternPatches:
+    """Generated images whose class evidence sits in one known box, for checking what an
+    explanation method points at. Class 0 has a square patch of dots, class 1 a patch of stripes, at
+    a random place on a background of coloured noise that is drawn the same way for both classes,
+    so that only the patch tells them apart. `box(index)` is the patch as (top, left, height, width).
+
+    Items are (3 x size x size float tensor, label), the pixels scaled to [0, 1] and then
+    normalised as (x - 0.5) / 0.25, so that 0 is mid grey.
+    """
+
+    source = "generated patches of dots or stripes on noise"
+    classes = ["dots", "stripes"]
+    MEAN, STD = 0.5, 0.25
+
+    def __init__(self, count: int, seed: int = 0, size: int = 64, patch: int = 24):
+        for name, value, low in (("count", count, 1), ("size", size, 8), ("patch", patch, 4)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+                raise ValueError(f"{name} must be an integer of at least {low}, got {value!r}")
+        if patch > size:
+            raise ValueError(f"patch={patch} does not fit in images of size={size}; use patch <= size")
+        self.count, self.seed, self.size, self.patch = int(count), seed, int(size), int(patch)
+        rng = np.random.default_rng((seed, 0))  # the layout; image i draws from its own stream (seed, 1, i)
+        self.labels = rng.integers(0, 2, size=self.count)
+        self.corners = rng.integers(0, self.size - self.patch + 1, size=(self.count, 2))
+        self._images: dict[int, np.ndarray] = {}  # drawn once: every epoch sees the same images
+
+    def __len__(self) -> int:
+        return self.count
+
+    def _index(self, index: int) -> int:
+        if not -self.count <= index < self.count:
+            raise IndexError(f"index {index} out of range for {self.count} images")
+        return index % self.count
+
+    def box(self, index: int) -> tuple[int, int, int, int]:
+        """Where the evidence of image `index` is: (top, left, height, width) in pixels."""
+        top, left = self.corners[self._index(index)]
+        return int(top), int(left), self.patch, self.patch
+
+    def image(self, index: int) -> np.ndarray:
+        """Image `index` as an RGB uint8 array of shape size x size x 3."""
+        index = self._index(index)
+        if index not in self._images:
+            self._images[index] = self._draw(index)
+        return self._images[index].copy()
+
+    def _draw(self, index: int) -> np.ndarray:
+        rng = np.random.default_rng((self.seed, 1, index))
+        background = rng.integers(40, 120, size=3)
+        image = background + rng.normal(0, 28, size=(self.size, self.size, 3))
+        mask = _dots_or_stripes(int(self.labels[index]), self.patch, rng.uniform(self.patch / 5, self.patch / 3), rng)
+        top, left, height, width = self.box(index)
+        lighter = background + rng.integers(90, 140)
+        patch = np.where(mask[..., None], lighter, background) + rng.normal(0, 12, size=(height, width, 3))
+        image[top:top + height, left:left + width] = patch
+        return np.clip(image, 0, 255).astype(np.uint8)
+
+    def __getitem__(self, index):
+        import torch
+
+        image = torch.from_numpy(self.image(index)).permute(2, 0, 1).float() / 255
+        return (image - self.MEAN) / self.STD, int(self.labels[self._index(index)])
+

@@ -5,6 +5,7 @@ slides and printed notes) and a widget version that redraws it as sliders move.
 - `output_size_figure` / `output_size_calculator`: notebooks/03_padding_stride_pooling.ipynb
 - `function_figure` / `function_explorer`: notebooks/01_mlp_to_cnn.ipynb (activations and derivatives)
 - `feature_map_figure` / `feature_map_explorer`: notebooks/04_alexnet_filters_feature_maps.ipynb
+- `explanation_figure` / `explanation_explorer`: notebooks/08_what_the_network_looks_at.ipynb
 
 Only what ipywidgets 7.7 (Colab) and 8 (JupyterLab 4) both provide is used.
 """
@@ -34,6 +35,8 @@ __all__ = [
     "function_explorer",
     "feature_map_figure",
     "feature_map_explorer",
+    "explanation_figure",
+    "explanation_explorer",
 ]
 
 # The worked examples of the lectures, by the name the stepper's menu shows.
@@ -314,3 +317,101 @@ def feature_map_explorer(model, images: dict, stages: dict, preprocess=None) -> 
         control.observe(redraw, names="value")
     redraw()
     return widgets.VBox([widgets.HBox([choose_image, choose_stage, channel]), output])
+
+
+def _method_options(method: str, image, layer: str | None, options: dict) -> dict:
+    """Keyword arguments for one `explain` method: the layer for Grad-CAM, a window of a quarter of
+    the image (half of it a step) for occlusion unless `options` says otherwise."""
+    if method == "grad_cam":
+        if layer is None:
+            raise ValueError("layer is needed for method='grad_cam': give the name of a convolutional layer")
+        return {"layer": layer, **options}
+    if method == "occlusion":
+        window = max(2, min(image.shape[-2:]) // 4)
+        return {"window": window, "stride": max(1, window // 2), **options}
+    return dict(options)
+
+
+def explanation_figure(model, image, target: int, method: str = "grad_cam", layer: str | None = None,
+                       picture=None, class_names=None, box=None, heatmap=None, **options) -> plt.Figure:
+    """Draw the image, the map of `method` (a name in `explain.METHODS`) for class `target`, and the
+    map laid over the image; `box` (top, left, height, width) outlines where the evidence is, when
+    known. `picture` is what to show (default: the image tensor, rescaled). Returns the figure."""
+    from . import explain
+    from .plotting import show_image
+
+    if method not in explain.METHODS:
+        raise ValueError(f"method must be one of {list(explain.METHODS)}, got {method!r}")
+    if heatmap is None:
+        heatmap = explain.METHODS[method](model, image, target, **_method_options(method, image, layer, options))
+    picture = image if picture is None else picture
+    name = class_names[target] if class_names is not None else f"class {target}"
+    fig, axes = plt.subplots(1, 3, figsize=(11, 4))
+    show_image(picture, ax=axes[0], title="input")
+    axes[1].imshow(np.asarray(heatmap), cmap="jet")
+    axes[1].set_xticks([])
+    axes[1].set_yticks([])
+    axes[1].set_title(f"{method}, {tuple(heatmap.shape)[0]}x{tuple(heatmap.shape)[1]}")
+    show_image(explain.overlay(picture, heatmap), ax=axes[2], title=f"evidence for {name!r}")
+    if box is not None:
+        top, left, height, width = box
+        scale = np.asarray(heatmap).shape[0] / image.shape[-2]
+        for ax, factor in ((axes[0], 1.0), (axes[1], scale), (axes[2], 1.0)):
+            ax.add_patch(Rectangle((left * factor - 0.5, top * factor - 0.5), width * factor, height * factor,
+                                   fill=False, edgecolor="white", linewidth=2, linestyle="--"))
+    fig.tight_layout()
+    return fig
+
+
+def explanation_explorer(model, images, class_names, layer: str, pictures=None, boxes=None, top: int = 5) -> Any:
+    """Widget: slide through `images` (tensors the model takes), choose one of the image's `top`
+    classes and a method, and see its map over the image (boxes outline known evidence)."""
+    from . import explain
+
+    widgets = _widgets()
+    images = list(images)
+    if not images:
+        raise ValueError("images is empty: pass at least one image tensor")
+    for name, values in (("pictures", pictures), ("boxes", boxes)):
+        if values is not None and len(values) != len(images):
+            raise ValueError(f"{name} has {len(values)} entries for {len(images)} images; give one per image or None")
+    explain.find_layer(model, layer)  # a wrong layer name fails now, not at the first redraw
+    cache: dict = {}
+
+    def top_classes(index: int) -> list[tuple[str, int]]:
+        if ("top", index) not in cache:
+            probabilities = explain.probabilities(model, images[index])
+            values, indices = probabilities.topk(min(top, len(probabilities)))
+            cache[("top", index)] = [(f"{class_names[int(i)]} ({float(v):.2f})", int(i)) for v, i in zip(values, indices)]
+        return cache[("top", index)]
+
+    choose_image = widgets.IntSlider(value=0, min=0, max=len(images) - 1, description="image")
+    choose_class = widgets.Dropdown(options=top_classes(0), description="class")
+    choose_method = widgets.Dropdown(options=list(explain.METHODS), value="grad_cam", description="method")
+    output = widgets.Output()
+
+    def redraw(*_):
+        index, method = choose_image.value, choose_method.value
+        options = top_classes(index)
+        if choose_class.options != tuple(options) and list(choose_class.options) != options:
+            choose_class.unobserve(redraw, names="value")
+            choose_class.options = options
+            choose_class.value = options[0][1]
+            choose_class.observe(redraw, names="value")
+        target = choose_class.value
+        key = (index, target, method)
+        if key not in cache:
+            cache[key] = explain.METHODS[method](model, images[index], target,
+                                                 **_method_options(method, images[index], layer, {}))
+        output.clear_output(wait=True)
+        with output:
+            explanation_figure(model, images[index], target, method, layer,
+                               picture=None if pictures is None else pictures[index], class_names=class_names,
+                               box=None if boxes is None else boxes[index], heatmap=cache[key])
+            plt.show()
+
+    for control in (choose_image, choose_class, choose_method):
+        control.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([widgets.HBox([choose_image, choose_class, choose_method]), output])
+

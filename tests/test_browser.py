@@ -19,7 +19,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 WIDGET_NOTEBOOKS = ["01_mlp_to_cnn.ipynb", "02_convolution_by_hand.ipynb", "03_padding_stride_pooling.ipynb",
-                    "04_alexnet_filters_feature_maps.ipynb"]
+                    "04_alexnet_filters_feature_maps.ipynb", "08_what_the_network_looks_at.ipynb"]
 
 pytest.importorskip("playwright.sync_api", reason="playwright is not installed: run `make browser-test`")
 pytestmark = pytest.mark.skipif(not Path(shutil.which("chromium") or "/usr/bin/chromium").exists(),
