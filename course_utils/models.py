@@ -377,7 +377,8 @@ def stage_outputs(model: nn.Module, x: torch.Tensor, names: list[str] | None = N
     """Run `model` on `x` and return the output of every leaf layer (or of `names`), by module name.
 
     Outputs are copied as they are produced, so an in-place ReLU that follows a convolution does not
-    overwrite the convolution's stored output.
+    overwrite the convolution's stored output. The model runs in evaluation mode (dropout off, batch
+    norm's running statistics used and left unchanged) and is given back in the mode it had.
     """
     modules = dict(model.named_modules())
     if names is None:
@@ -391,12 +392,15 @@ def stage_outputs(model: nn.Module, x: torch.Tensor, names: list[str] | None = N
         def hook(module, inputs, output, name=name):
             outputs[name] = output.detach().clone()
         handles.append(modules[name].register_forward_hook(hook))
+    was_training = model.training
+    model.eval()
     try:
         with torch.no_grad():
             model(x)
     finally:
         for handle in handles:
             handle.remove()
+        model.train(was_training)
     return OrderedDict((name, outputs[name]) for name in names if name in outputs)
 
 

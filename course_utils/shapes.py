@@ -260,6 +260,8 @@ def layer_table(model, input_size) -> LayerTable:
     modules = dict(model.named_modules())
     leaves = [name for name, module in modules.items() if name and not list(module.children())]
     shapes: dict[str, tuple] = {}
+    first = next(model.parameters(), None)
+    device = first.device if first is not None else torch.device("cpu")  # the input goes where the model is
 
     def record(name):
         def hook(module, inputs, output) -> None:  # returning a value would replace the output
@@ -271,7 +273,7 @@ def layer_table(model, input_size) -> LayerTable:
     model.eval()
     try:
         with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            model(torch.zeros((1, *size)))
+            model(torch.zeros((1, *size), device=device))
     finally:
         for handle in handles:
             handle.remove()

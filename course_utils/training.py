@@ -141,11 +141,14 @@ def load_checkpoint(path, model: nn.Module, optimizer=None, scheduler=None, scal
 
 # ----------------------------------------------------------------------------- loops
 def _in_notebook() -> bool:
-    shell = sys.modules.get("IPython")
-    if shell is None:
+    """True in a Jupyter kernel: JupyterLab's shell, or a subclass of it such as Colab's."""
+    if "IPython" not in sys.modules:
         return False
-    ip = shell.get_ipython()
-    return ip is not None and type(ip).__name__ == "ZMQInteractiveShell"
+    try:
+        from ipykernel.zmqshell import ZMQInteractiveShell
+    except ImportError:  # no kernel package: not in a notebook
+        return False
+    return isinstance(sys.modules["IPython"].get_ipython(), ZMQInteractiveShell)
 
 
 def _progress(iterable, **kwargs):
@@ -212,6 +215,18 @@ class _LivePlot:
         plt.close(fig)
 
 
+# Schedulers whose schedule is counted in batches (OneCycleLR's total_steps, CyclicLR's step_size_up).
+PER_BATCH_SCHEDULERS = (torch.optim.lr_scheduler.OneCycleLR, torch.optim.lr_scheduler.CyclicLR)
+
+
+def _scheduler_step(scheduler, scheduler_step: str | None) -> str:
+    if scheduler_step is None:
+        return "batch" if isinstance(scheduler, PER_BATCH_SCHEDULERS) else "epoch"
+    if scheduler_step not in ("epoch", "batch"):
+        raise ValueError(f"scheduler_step must be 'epoch', 'batch' or None (chosen from the scheduler), got {scheduler_step!r}")
+    return scheduler_step
+
+
 def fit(
     model: nn.Module,
     train_loader,
@@ -222,6 +237,7 @@ def fit(
     loss_fn: Callable | None = None,
     device=None,
     scheduler=None,
+    scheduler_step: str | None = None,
     checkpoint=None,
     progress: bool = True,
     live: bool | None = None,
@@ -231,7 +247,8 @@ def fit(
     """Train `model` for `epochs` epochs and return its History.
 
     Adam with learning rate `lr` unless an optimizer is given; cross-entropy unless a loss_fn is
-    given. With `checkpoint` (a file path) every finished epoch is saved there and a later call
+    given. A `scheduler` steps once per epoch, or once per batch with `scheduler_step="batch"`, which is
+    the default for schedulers made to step per batch (OneCycleLR, CyclicLR). With `checkpoint` (a file path) every finished epoch is saved there and a later call
     resumes after the last saved epoch. Progress bars show each epoch; `live` curves are drawn in a
     notebook (default: when running in one). Mixed precision is used on CUDA when `amp`. A NaN loss
     stops training with an error; Ctrl-C stops it and returns the history so far, the checkpoint
@@ -241,6 +258,7 @@ def fit(
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
     if not lr > 0:
         raise ValueError(f"lr must be positive, got {lr!r}")
+    scheduler_step = _scheduler_step(scheduler, scheduler_step)
     device = torch.device(device) if device is not None else next(model.parameters()).device
     model.to(device)
     optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
@@ -281,6 +299,8 @@ def fit(
                 else:
                     loss.backward()
                     optimizer.step()
+                if scheduler is not None and scheduler_step == "batch":
+                    scheduler.step()
                 loss_sum += loss.detach() * len(targets)
                 correct += (logits.detach().argmax(dim=1) == targets).sum()
                 count += len(targets)
@@ -294,7 +314,7 @@ def fit(
                 batches.close()
         if count == 0:
             raise ValueError("train_loader is empty: fit needs at least one batch")
-        if scheduler is not None:
+        if scheduler is not None and scheduler_step == "epoch":
             scheduler.step()
         row = {"epoch": epoch, "train_loss": loss_sum.item() / count, "train_accuracy": correct.item() / count,
                "val_loss": None, "val_accuracy": None}

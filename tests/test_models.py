@@ -241,3 +241,22 @@ def test_transfer_without_freezing_and_unknown_heads(monkeypatch):
     assert all(p.requires_grad for p in model.parameters())
     with pytest.raises(ValueError, match="cannot find the final linear layer"):
         models.classifier_head(nn.Sequential(nn.Conv2d(1, 1, 1)))
+
+
+def test_stage_outputs_uses_evaluation_mode_and_restores_the_mode():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Dropout(0.5)).train()
+    before = model[1].running_mean.clone(), model[1].num_batches_tracked.clone()
+    x = torch.randn(2, 3, 8, 8)
+    outputs = models.stage_outputs(model, x)
+    assert model.training, "the model was left in evaluation mode"
+    assert torch.equal(model[1].running_mean, before[0]) and torch.equal(model[1].num_batches_tracked, before[1])
+    with torch.no_grad():
+        expected = model.eval()(x)  # evaluation mode: running statistics, no dropout
+    assert torch.equal(outputs["3"], expected)
+
+
+def test_layer_table_builds_its_input_where_the_model_is():
+    model = models.LeNet5()
+    on_cpu = shapes.layer_table(model, (1, 28, 28))
+    on_meta = shapes.layer_table(models.LeNet5().to("meta"), (1, 28, 28))  # a device without data
+    assert on_meta == on_cpu

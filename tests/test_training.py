@@ -163,3 +163,55 @@ def test_history_plot_and_confusion_matrix():
     assert fig.axes[0].get_title() == "accuracy 0.6667 on 3 examples"
     with pytest.raises(ValueError, match="class indices from 0 to 1"):
         confusion_matrix([0, 2], [0, 1], 2)
+
+
+# ----------------------------------------------------------------------------- schedulers and notebooks
+def test_a_one_cycle_schedule_steps_every_batch():
+    def one_cycle(model):
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        return optimizer, torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.5, total_steps=3 * len(train))
+
+    seed_everything(0)
+    train, _ = _loaders(batch_size=32)  # 256 examples: 8 batches an epoch
+    model = _model()
+    optimizer, scheduler = one_cycle(model)
+    training.fit(model, train, epochs=3, optimizer=optimizer, scheduler=scheduler, progress=False, live=False)
+    assert scheduler.last_epoch == 3 * len(train)  # one step per batch; a step more would raise
+    by_hand, schedule = one_cycle(_model())
+    for _ in range(3 * len(train)):
+        by_hand.step()
+        schedule.step()
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(by_hand.param_groups[0]["lr"])
+
+
+@pytest.mark.parametrize("scheduler_step, steps_per_epoch", [(None, 1), ("epoch", 1), ("batch", 8)])
+def test_scheduler_step_chooses_epochs_or_batches(scheduler_step, steps_per_epoch):
+    model = _model()
+    train, _ = _loaders(batch_size=32)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1000)
+    training.fit(model, train, epochs=2, optimizer=optimizer, scheduler=scheduler, scheduler_step=scheduler_step,
+                 progress=False, live=False)
+    assert scheduler.last_epoch == 2 * steps_per_epoch
+
+
+def test_a_wrong_scheduler_step_is_named():
+    train, _ = _loaders()
+    with pytest.raises(ValueError, match="scheduler_step"):
+        training.fit(_model(), train, scheduler_step="step", progress=False, live=False)
+
+
+def test_live_curves_are_on_in_any_kernel_shell_colab_s_included(monkeypatch):
+    import IPython
+    from ipykernel.zmqshell import ZMQInteractiveShell
+    from IPython.terminal.interactiveshell import TerminalInteractiveShell
+
+    class ColabShell(ZMQInteractiveShell):  # Colab's shell is a subclass with a name of its own
+        pass
+
+    for shell, expected in ((ColabShell, True), (ZMQInteractiveShell, True), (TerminalInteractiveShell, False)):
+        instance = object.__new__(shell)  # the class is what counts; no kernel needs to start
+        monkeypatch.setattr(IPython, "get_ipython", lambda instance=instance: instance)
+        assert training._in_notebook() is expected, shell.__name__
+    monkeypatch.setattr(IPython, "get_ipython", lambda: None)
+    assert training._in_notebook() is False
