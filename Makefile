@@ -39,24 +39,24 @@ browser-test: $(STAMP)
 # Rewrite every notebook's Colab badge and install cell (and the README's badges) from
 # [tool.course] in pyproject.toml, and strip all outputs but the checked answers.
 sync-notebooks: $(STAMP)
-	$(BIN)/python tools/notebooks.py sync
+	$(BIN)/python -m tools.notebooks sync
 
 # Run notebooks in smoke mode and store their checked answers: `make notebooks NAMES=02_convolution`.
 notebooks: $(STAMP)
-	$(BIN)/python tools/notebooks.py execute $(NAMES)
+	$(BIN)/python -m tools.notebooks execute $(NAMES)
 
 # Every notebook as a reveal.js slideshow in slides/ that opens with no network (slides/index.html
 # lists them). Runs the notebooks first, in full mode: `make slides SMOKE=1` for a quick smoke-mode run,
 # `make slides NAMES=02_convolution_by_hand` for some of them.
 slides: $(STAMP)
-	$(BIN)/python tools/slides.py $(if $(SMOKE),--smoke) $(NAMES)
+	$(BIN)/python -m tools.slides $(if $(SMOKE),--smoke) $(NAMES)
 
 # Time every notebook in smoke and full mode, one conv layer three ways, and LeNet's training;
 # the tables go to BENCHMARKS.md.
 benchmark: $(STAMP)
-	$(BIN)/python benchmarks/conv_speed.py
-	$(BIN)/python benchmarks/training_speed.py
-	$(BIN)/python benchmarks/time_notebooks.py $(NAMES)
+	$(BIN)/python -m benchmarks.conv_speed
+	$(BIN)/python -m benchmarks.training_speed
+	$(BIN)/python -m benchmarks.time_notebooks $(NAMES)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info slides

@@ -1,6 +1,6 @@
 """Time one convolution layer three ways: Python loops, im2col plus a matrix product, F.conv2d.
 
-    python benchmarks/conv_speed.py
+    python -m benchmarks.conv_speed
 
 Input 1x16x64x64, 32 filters of 3x3 (stride 1, no padding), float32 on the CPU. All three
 results are checked equal before timing. Writes its table into BENCHMARKS.md between the
@@ -18,9 +18,8 @@ import torch
 import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from benchmarks.time_notebooks import cpu_name, write_section  # noqa: E402
-from course_utils import by_hand  # noqa: E402
+from benchmarks.time_notebooks import cpu_name, write_section
+from course_utils import by_hand
 
 START, END = "<!-- conv-speed:start -->", "<!-- conv-speed:end -->"
 
@@ -56,7 +55,7 @@ def main() -> int:
     lines = [
         "## One convolution layer three ways",
         "",
-        f"`python benchmarks/conv_speed.py`: input 1x16x64x64, 32 filters of 3x3, float32, on "
+        f"`python -m benchmarks.conv_speed`: input 1x16x64x64, 32 filters of 3x3, float32, on "
         f"{torch.get_num_threads()} CPU threads ({cpu_name()}), torch {torch.__version__}, NumPy {np.__version__}. "
         "All three results checked equal to `F.conv2d` first; best of 5 rounds.",
         "",

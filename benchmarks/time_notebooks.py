@@ -1,6 +1,6 @@
 """Time every notebook, top to bottom in a fresh kernel, in smoke mode and in full mode.
 
-    python benchmarks/time_notebooks.py [NAME ...] [--modes smoke full]
+    python -m benchmarks.time_notebooks [NAME ...] [--modes smoke full]
 
 Writes the table into BENCHMARKS.md between the notebook-times markers (other sections of that
 file are left as they are). Times include starting the kernel, as a student would experience them.
@@ -21,8 +21,7 @@ import nbformat
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from tools.notebooks import notebook_paths, run_notebook  # noqa: E402
+from tools.notebooks import notebook_paths, run_notebook
 
 OUTPUT = ROOT / "BENCHMARKS.md"
 START, END = "<!-- notebook-times:start -->", "<!-- notebook-times:end -->"
@@ -56,7 +55,7 @@ def table(rows: list[tuple[str, dict[str, tuple[float, str]]]], modes: list[str]
     lines = [
         "## Notebooks, top to bottom in a fresh kernel",
         "",
-        f"Measured {dt.date.today().isoformat()} with `python benchmarks/time_notebooks.py` on "
+        f"Measured {dt.date.today().isoformat()} with `python -m benchmarks.time_notebooks` on "
         f"{os.cpu_count()} CPU cores ({cpu_name()}), device {device}, Python {platform.python_version()}, "
         f"torch {torch.__version__}. Times include the kernel's start.",
         "",

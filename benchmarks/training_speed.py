@@ -1,6 +1,6 @@
 """LeNet training speed: `fit` against a bare PyTorch loop, and seconds per epoch on MNIST's size.
 
-    python benchmarks/training_speed.py
+    python -m benchmarks.training_speed
 
 1. Overhead of `course_utils.training.fit` (progress bar, running loss and accuracy, NaN check)
    over the plainest loop (zero_grad, forward, loss, backward, step): same LeNet-5, same 60,000
@@ -30,10 +30,9 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from benchmarks.time_notebooks import cpu_name, write_section  # noqa: E402
-from course_utils import data, models, training  # noqa: E402
-from course_utils.device import seed_everything  # noqa: E402
+from benchmarks.time_notebooks import cpu_name, write_section
+from course_utils import data, models, training
+from course_utils.device import seed_everything
 
 START, END = "<!-- training-speed:start -->", "<!-- training-speed:end -->"
 
@@ -128,7 +127,7 @@ def main() -> int:
     lines = [
         "## Training LeNet-5",
         "",
-        f"`python benchmarks/training_speed.py` on {torch.get_num_threads()} CPU threads ({cpu_name()}), "
+        f"`python -m benchmarks.training_speed` on {torch.get_num_threads()} CPU threads ({cpu_name()}), "
         f"torch {torch.__version__}.",
         "",
         "| measurement | result | target |",

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
-
-def offline_requested() -> bool:
-    """True when COURSE_OFFLINE asks the helpers not to download (the tests set it)."""
-    return os.environ.get("COURSE_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+from . import settings
 
 
 def why_no_download(url: str, cached: Path | None = None, timeout: float = 3.0) -> str | None:
@@ -21,7 +17,7 @@ def why_no_download(url: str, cached: Path | None = None, timeout: float = 3.0) 
     """
     if cached is not None and Path(cached).is_file():
         return None
-    if offline_requested():
+    if settings.offline():
         return "COURSE_OFFLINE is set"
     host = urlparse(url).hostname
     try:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import settings
 from ._download import why_no_download
 
 __all__ = [
@@ -135,7 +136,7 @@ def imagenet_categories() -> list[str]:
 # ----------------------------------------------------------------------------- downloads
 def data_root() -> Path:
     """Where datasets are downloaded: $COURSE_DATA, or ~/.cache/cnn-course."""
-    return Path(os.environ.get("COURSE_DATA") or Path.home() / ".cache" / "cnn-course")
+    return settings.data_root()
 
 
 def _local_or_download(build, url: str, download: bool, root: Path):

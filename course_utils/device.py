@@ -14,9 +14,9 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
-_DEVICE_KINDS = ("cuda", "mps", "cpu")
+from . import settings
+from .settings import DEVICE_KINDS as _DEVICE_KINDS
+
 
 
 class DeviceChoice(NamedTuple):
@@ -36,7 +36,7 @@ def choose_device(prefer: str | None = None) -> DeviceChoice:
 
     `prefer` (or the environment variable COURSE_DEVICE) asks for one kind explicitly.
     """
-    prefer = prefer if prefer is not None else os.environ.get("COURSE_DEVICE") or None
+    prefer = prefer if prefer is not None else settings.device()
     if prefer is not None:
         kind = str(prefer).lower()
         if kind not in _DEVICE_KINDS:
@@ -92,30 +92,9 @@ def seed_everything(seed: int, deterministic: bool = False) -> int:
     return seed
 
 
-def _flag(name: str) -> bool | None:
-    value = os.environ.get(name)
-    if value is None:
-        return None
-    value = value.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ValueError(
-        f"environment variable {name}={os.environ[name]!r} is not understood; "
-        f"use 1/true/yes/on or 0/false/no/off"
-    )
-
-
 def smoke_mode() -> bool:
     """True when notebooks should shrink their sizes: COURSE_SMOKE=1, or CI=true without COURSE_SMOKE."""
-    explicit = _flag("COURSE_SMOKE")
-    if explicit is not None:
-        return explicit
-    try:
-        return bool(_flag("CI"))
-    except ValueError:
-        return True  # some CI services set CI to their own name; any non-false value means CI
+    return settings.smoke()
 
 
 def for_mode(full: Any, smoke: Any) -> Any:

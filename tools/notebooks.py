@@ -1,11 +1,11 @@
 """Maintain the notebooks: Colab badge and install cell, stripped outputs, smoke-mode execution.
 
-    python tools/notebooks.py sync      rewrite every badge and install cell (and the README's badges)
+    python -m tools.notebooks sync      rewrite every badge and install cell (and the README's badges)
                                         from [tool.course] in pyproject.toml, and strip every output
                                         except those of cells tagged nbval-check-output
-    python tools/notebooks.py execute [NAME ...]
+    python -m tools.notebooks execute [NAME ...]
                                         run notebooks in smoke mode, store the checked answers, strip
-    python tools/notebooks.py check     exit 1 if sync or strip would change anything
+    python -m tools.notebooks check     exit 1 if sync or strip would change anything
 
 The GitHub location lives in one place, pyproject.toml; `make sync-notebooks` runs `sync`.
 """

@@ -1,9 +1,9 @@
 """Export the notebooks as reveal.js slideshows that open with no network.
 
-    python tools/slides.py [NAME ...] [--out slides] [--smoke] [--no-execute]
+    python -m tools.slides [NAME ...] [--out slides] [--smoke] [--no-execute]
 
 Each notebook is run top to bottom in a fresh kernel (full mode, or smoke mode with --smoke or
-COURSE_SMOKE=1), so that the slides show its figures, then written to slides/NN_name.slides.html,
+when course_utils.settings says so: COURSE_SMOKE=1, or CI), so that the slides show its figures, then written to slides/NN_name.slides.html,
 with slides/index.html linking them all. `make slides` runs this.
 
 Offline: reveal.js (from the sphinx-revealjs package) and MathJax 2 (from jupyter-server-mathjax),
@@ -22,7 +22,6 @@ import argparse
 import copy
 import html
 import importlib.util
-import os
 import re
 import shutil
 import sys
@@ -31,8 +30,8 @@ from pathlib import Path
 
 import nbformat
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tools.notebooks import ROOT, notebook_paths, run_notebook  # noqa: E402
+from course_utils import settings
+from tools.notebooks import ROOT, notebook_paths, run_notebook
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "slides_template"
 ASSETS = "_assets"
@@ -204,15 +203,21 @@ Everything loads from this folder: no network needed.</p>
     return index
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line; --smoke defaults to the course's smoke setting (COURSE_SMOKE, or CI)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("names", nargs="*", help="notebook names (default: all)")
     parser.add_argument("--out", type=Path, default=ROOT / "slides", help="folder for the slides (default: slides/)")
-    parser.add_argument("--smoke", action="store_true", default=os.environ.get("COURSE_SMOKE") == "1",
+    parser.add_argument("--smoke", action="store_true", default=settings.smoke(),
                         help="run the notebooks in smoke mode (small data, few epochs): quick, for checking")
     parser.add_argument("--no-execute", dest="execute", action="store_false",
                         help="export the notebooks as stored, without running them (no figures)")
     parser.add_argument("--theme", default="white", help="a reveal.js theme (default: white)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
 
     paths = notebook_paths(args.names)
