@@ -261,7 +261,10 @@ def plot_history(history) -> plt.Figure:
 
 
 def confusion_matrix(targets: Any, predictions: Any, num_classes: int) -> np.ndarray:
-    """Counts[i, j] = how many examples of class i were predicted as class j."""
+    """Counts[i, j] = how many examples of class i were predicted as class j (scikit-learn's
+    `confusion_matrix` over the classes 0 to num_classes - 1, after checking the inputs)."""
+    from sklearn.metrics import confusion_matrix as sklearn_confusion_matrix
+
     targets = _to_numpy(targets, "targets").astype(int).ravel()
     predictions = _to_numpy(predictions, "predictions").astype(int).ravel()
     if targets.shape != predictions.shape:
@@ -269,9 +272,9 @@ def confusion_matrix(targets: Any, predictions: Any, num_classes: int) -> np.nda
     for name, values in (("targets", targets), ("predictions", predictions)):
         if values.size and (values.min() < 0 or values.max() >= num_classes):
             raise ValueError(f"{name} must be class indices from 0 to {num_classes - 1}")
-    counts = np.zeros((num_classes, num_classes), dtype=int)
-    np.add.at(counts, (targets, predictions), 1)
-    return counts
+    if targets.size == 0:
+        return np.zeros((num_classes, num_classes), dtype=int)
+    return sklearn_confusion_matrix(targets, predictions, labels=np.arange(num_classes)).astype(int)
 
 
 def plot_confusion_matrix(targets: Any, predictions: Any, class_names: Sequence[str]) -> plt.Figure:

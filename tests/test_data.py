@@ -1,5 +1,7 @@
 """course_utils.data: reading images safely, the sample photos, ImageNet preprocessing."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -218,3 +220,16 @@ def test_cats_vs_dogs_transforms():
     assert names[1:] == ["RandomResizedCrop", "RandomRotation", "ToTensor", "Normalize"]
     with pytest.raises(ValueError, match="image_size"):
         data.cats_vs_dogs_transforms(8)
+
+
+def test_every_shipped_photo_has_a_source_and_a_licence_in_the_images_readme():
+    readme = (Path(__file__).resolve().parents[1] / "images" / "README.md").read_text(encoding="utf-8")
+    rows = {line.split("|")[1].strip().strip("`"): [cell.strip() for cell in line.split("|")[2:-1]]
+            for line in readme.splitlines() if line.startswith("| `")}
+    names = data.sample_image_names()
+    assert names, "no photos ship with the package"
+    for name in names:
+        file = data.sample_image_path(name).name
+        assert file in rows, f"images/README.md lists no source and licence for {file}"
+        what, source, licence, used_in = rows[file]
+        assert source and licence and used_in, f"images/README.md: fill every column for {file}"

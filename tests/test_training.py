@@ -215,3 +215,15 @@ def test_live_curves_are_on_in_any_kernel_shell_colab_s_included(monkeypatch):
         assert training._in_notebook() is expected, shell.__name__
     monkeypatch.setattr(IPython, "get_ipython", lambda: None)
     assert training._in_notebook() is False
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_confusion_matrix_counts_every_pair(seed):
+    generator = torch.Generator().manual_seed(seed)
+    classes = 2 + seed
+    targets = torch.randint(0, classes, (200,), generator=generator)
+    predicted = torch.randint(0, classes, (200,), generator=generator)
+    counts = confusion_matrix(targets, predicted, classes)
+    expected = [[int(((targets == i) & (predicted == j)).sum()) for j in range(classes)] for i in range(classes)]
+    assert counts.tolist() == expected and counts.sum() == 200
+    assert confusion_matrix([], [], classes).tolist() == [[0] * classes] * classes
