@@ -1,5 +1,6 @@
 # Quick start:  `make lab` opens the course in JupyterLab;  `make test` runs every test.
-# Both create the virtual environment .venv and install into it on first use.
+# Both create the virtual environment .venv and install into it on first use: `make lab` the course
+# and JupyterLab only, `make test` also the test and slide tools.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -7,6 +8,8 @@ BIN := $(VENV)/bin
 # Exact torch/torchvision versions for repeatable runs; `make test CONSTRAINTS=` installs without them.
 CONSTRAINTS ?= constraints/ci.txt
 STAMP := $(VENV)/.installed
+# `make lab` needs only the lab extra; `make test` installs everything (which includes the lab).
+LAB_STAMP := $(VENV)/.installed-lab
 # Two workers, one notebook (or test file) each: see conftest.py for the thread cap.
 PYTEST_ARGS ?= -n 2 --dist loadfile -rs
 LAB_ARGS ?=
@@ -23,9 +26,15 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	@# Colab ships ipywidgets 7.7: a copy in a side folder lets the tests run the widgets under it too.
 	$(BIN)/python -m pip install --quiet --no-deps --upgrade --target $(VENV)/ipywidgets7 \
 		'ipywidgets==7.7.*' 'widgetsnbextension==3.6.*' 'jupyterlab_widgets==1.1.*' ipython_genutils
+	@touch $@ $(LAB_STAMP)
+
+# A student's install: the course helpers, JupyterLab and the slideshow button; no test or slide tools.
+$(LAB_STAMP): pyproject.toml $(CONSTRAINTS)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install $(if $(CONSTRAINTS),--constraint $(CONSTRAINTS)) --editable '.[lab]'
 	@touch $@
 
-lab: $(STAMP)
+lab: $(LAB_STAMP)
 	$(BIN)/jupyter lab --notebook-dir=notebooks $(ROOT_ARGS) $(LAB_ARGS)
 
 test: $(STAMP)

@@ -99,3 +99,25 @@ def test_ci_constraints_pin_within_the_lower_bounds(name):
     bound = pip_requirements()[CONDA_NAMES.get(name, name)]
     as_tuple = lambda v: tuple(int(p) for p in v.split(".")[:3])  # noqa: E731
     assert as_tuple(pins[name]) >= as_tuple(bound)
+
+
+def _make_dry_run(target: str, tmp_path) -> list[str]:
+    """The pip install lines `make TARGET` would run in a fresh virtual environment."""
+    import shutil
+    import subprocess
+
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    run = subprocess.run(["make", "-n", "-B", target, f"VENV={tmp_path / 'venv'}"], cwd=ROOT,
+                         capture_output=True, text=True, check=True)
+    return [line for line in run.stdout.splitlines() if "pip install" in line]
+
+
+def test_make_lab_installs_the_lab_extra_only(tmp_path):
+    installs = _make_dry_run("lab", tmp_path)
+    assert len(installs) == 1 and installs[0].endswith("--editable '.[lab]'"), installs  # no test or slides extra
+
+
+def test_make_test_installs_the_test_and_slides_extras_too(tmp_path):
+    installs = _make_dry_run("test", tmp_path)
+    assert any(line.endswith("--editable '.[lab,test,slides]'") for line in installs), installs
