@@ -17,7 +17,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ.setdefault(variable, "1")
 
-import matplotlib  # noqa: E402
+import matplotlib  # noqa: E402 - after the environment above, which kernels and workers must inherit
 
 matplotlib.use("Agg")  # the test process itself never opens a window; kernels keep their inline backend
 

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-ROOT = Path(__file__).resolve().parents[1]
 from benchmarks.time_notebooks import cpu_name, write_section
 from course_utils import by_hand
 

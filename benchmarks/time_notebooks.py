@@ -20,8 +20,9 @@ from pathlib import Path
 import nbformat
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
 from tools.notebooks import notebook_paths, run_notebook
+
+ROOT = Path(__file__).resolve().parents[1]
 
 OUTPUT = ROOT / "BENCHMARKS.md"
 START, END = "<!-- notebook-times:start -->", "<!-- notebook-times:end -->"

@@ -13,7 +13,6 @@ helper says so in one line and returns a fallback whose `source` attribute names
 
 from __future__ import annotations
 
-import os
 from importlib import resources
 from pathlib import Path
 

@@ -18,7 +18,6 @@ from . import settings
 from .settings import DEVICE_KINDS as _DEVICE_KINDS
 
 
-
 class DeviceChoice(NamedTuple):
     """The device picked by `choose_device` and the sentence that says why."""
 

@@ -41,7 +41,7 @@ def _to_numpy(array: Any, name: str) -> np.ndarray:
         return array.detach().cpu().numpy()
     try:
         return np.asarray(array)
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:  # noqa: BLE001 - whatever np.asarray fails with, the message is the same
         raise TypeError(f"{name} must be a NumPy array or a torch tensor, got {type(array).__name__}") from error
 
 

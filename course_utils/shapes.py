@@ -173,6 +173,11 @@ def receptive_field(layers: Iterable) -> int:
     return field
 
 
+def _first(value):
+    """The height of a (height, width) pair, or the number itself: receptive fields assume square layers."""
+    return value[0] if isinstance(value, (tuple, list)) else value
+
+
 def _layer_specs(layers) -> list[tuple[int, int, int]]:
     specs = []
     modules = layers.modules() if hasattr(layers, "modules") else layers
@@ -183,9 +188,8 @@ def _layer_specs(layers) -> list[tuple[int, int, int]]:
             k, s, *rest = layer
             specs.append((k, s, rest[0] if rest else 1))
         elif hasattr(layer, "kernel_size") and hasattr(layer, "stride"):
-            first = lambda v: v[0] if isinstance(v, (tuple, list)) else v  # noqa: E731 - square layers
             stride = layer.stride if layer.stride is not None else layer.kernel_size
-            specs.append((first(layer.kernel_size), first(stride), first(getattr(layer, "dilation", 1))))
+            specs.append((_first(layer.kernel_size), _first(stride), _first(getattr(layer, "dilation", 1))))
         elif hasattr(layer, "forward"):
             continue  # containers, activations, normalisation: no spatial window
         else:

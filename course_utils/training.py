@@ -248,11 +248,11 @@ def fit(
 
     Adam with learning rate `lr` unless an optimizer is given; cross-entropy unless a loss_fn is
     given. A `scheduler` steps once per epoch, or once per batch with `scheduler_step="batch"`, which is
-    the default for schedulers made to step per batch (OneCycleLR, CyclicLR). With `checkpoint` (a file path) every finished epoch is saved there and a later call
-    resumes after the last saved epoch. Progress bars show each epoch; `live` curves are drawn in a
-    notebook (default: when running in one). Mixed precision is used on CUDA when `amp`. A NaN loss
-    stops training with an error; Ctrl-C stops it and returns the history so far, the checkpoint
-    keeping the last finished epoch.
+    the default for schedulers made to step per batch (OneCycleLR, CyclicLR). With `checkpoint` (a
+    file path) every finished epoch is saved there and a later call resumes after the last saved epoch.
+    Progress bars show each epoch; `live` curves are drawn in a notebook (default: when running in one).
+    Mixed precision is used on CUDA when `amp`. A NaN loss stops training with an error; Ctrl-C stops it
+    and returns the history so far, the checkpoint keeping the last finished epoch.
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")

@@ -97,7 +97,9 @@ def test_ci_constraints_pin_within_the_lower_bounds(name):
             package, version = line.split("==")
             pins[package.strip()] = version.strip()
     bound = pip_requirements()[CONDA_NAMES.get(name, name)]
-    as_tuple = lambda v: tuple(int(p) for p in v.split(".")[:3])  # noqa: E731
+    def as_tuple(version):
+        return tuple(int(part) for part in version.split(".")[:3])
+
     assert as_tuple(pins[name]) >= as_tuple(bound)
 
 

@@ -91,7 +91,9 @@ class TestNotebook:
 
     def test_has_slide_metadata(self, path):
         cells = _read(path).cells
-        slide = lambda cell: cell.metadata.get("slideshow", {}).get("slide_type")  # noqa: E731
+        def slide(cell):
+            return cell.metadata.get("slideshow", {}).get("slide_type")
+
         assert slide(cells[0]) == "skip" and slide(next(c for c in cells if c.cell_type == "code")) == "skip"
         assert slide(cells[1]) == "slide", "the title cell should start a slide"
         sections = [c for c in cells if c.cell_type == "markdown" and c.source.startswith(("## ", "### "))]

@@ -12,7 +12,8 @@ def _notebook_with_outputs():
     checked.outputs = [
         nbformat.v4.new_output("execute_result", data={"text/plain": "2", "text/html": "<b>2</b>"}, execution_count=3)
     ]
-    plain = nbformat.v4.new_code_cell("print('hi')", execution_count=4, metadata={"collapsed": True, "slideshow": {"slide_type": "fragment"}})
+    plain = nbformat.v4.new_code_cell("print('hi')", execution_count=4,
+                                      metadata={"collapsed": True, "slideshow": {"slide_type": "fragment"}})
     plain.outputs = [nbformat.v4.new_output("stream", name="stdout", text="hi\n")]
     nb.cells = [nbformat.v4.new_markdown_cell("# 01 Title"), checked, plain]
     return nb

@@ -14,7 +14,8 @@ def _conv_configs(count, seed):
     rng = np.random.default_rng(seed)
     configs = []
     while len(configs) < count:
-        n, k, s, p, d = (int(v) for v in (rng.integers(1, 40), rng.integers(1, 8), rng.integers(1, 5), rng.integers(0, 4), rng.integers(1, 4)))
+        n, k, s, p, d = (int(v) for v in (rng.integers(1, 40), rng.integers(1, 8), rng.integers(1, 5),
+                                          rng.integers(0, 4), rng.integers(1, 4)))
         if d * (k - 1) + 1 <= n + 2 * p:
             configs.append((n, k, s, p, d))
     return configs
