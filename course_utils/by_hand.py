@@ -2,7 +2,9 @@
 
 Derived step by step in notebooks/02_convolution_by_hand.ipynb (cross-correlation, true
 convolution, channels, im2col) and notebooks/03_padding_stride_pooling.ipynb (stride, padding,
-pooling). Every function checks its arguments and names the one that is wrong.
+pooling). Every function checks its arguments and names the one that is wrong. SEED_EXAMPLES holds
+the lectures' worked examples that these functions are checked on (and that the sliding-window
+stepper of course_utils.widgets steps through).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from numbers import Integral
 import numpy as np
 
 __all__ = [
+    "SEED_EXAMPLES",
     "corr1d",
     "corr2d",
     "conv2d",
@@ -22,6 +25,26 @@ __all__ = [
     "corr2d_im2col",
     "pad2d",
 ]
+
+
+# The worked examples of the lectures (input X, kernel K), by the name the stepper's menu shows.
+SEED_EXAMPLES: dict[str, tuple[np.ndarray, np.ndarray]] = {
+    "3x3 input, 2x2 kernel": (np.arange(9).reshape(3, 3), np.array([[0, 1], [2, 3]])),
+    "5x5 input, 3x3 kernel": (
+        np.array([[3, 3, 2, 1, 0], [0, 0, 1, 3, 1], [3, 1, 2, 2, 3], [2, 0, 0, 2, 2], [2, 0, 0, 0, 1]]),
+        np.array([[0, 1, 2], [2, 2, 0], [0, 1, 2]]),
+    ),
+    "6x6 image, diagonal filter": (
+        np.array([[1, 0, 0, 0, 0, 1], [0, 1, 0, 0, 1, 0], [0, 0, 1, 1, 0, 0],
+                  [1, 0, 0, 0, 1, 0], [0, 1, 0, 0, 1, 0], [0, 0, 1, 0, 1, 0]]),
+        np.array([[1, -1, -1], [-1, 1, -1], [-1, -1, 1]]),
+    ),
+    "7x7 image, X-shaped kernel": (
+        np.array([[0, 1, 1, 1, 0, 0, 0], [0, 0, 1, 1, 1, 0, 0], [0, 0, 0, 1, 1, 1, 0], [0, 0, 0, 1, 1, 0, 0],
+                  [0, 0, 1, 1, 0, 0, 0], [0, 1, 1, 0, 0, 0, 0], [1, 1, 0, 0, 0, 0, 0]]),
+        np.array([[1, 0, 1], [0, 1, 0], [1, 0, 1]]),
+    ),
+}
 
 
 # ----------------------------------------------------------------------------- argument checks

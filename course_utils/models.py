@@ -7,7 +7,9 @@ plus loading pretrained torchvision weights with an honest offline fallback.
   (trained in 06 and 07)
 
 Parameter counts equal torchvision's for AlexNet, VGG and ResNet (the tests load torchvision's
-weights into these classes); GoogLeNet follows the 2014 paper (5x5 branch, no batch norm).
+weights into these classes); GoogLeNet follows the 2014 paper (5x5 branch, no batch norm). Fresh
+weights are initialised as torchvision initialises each family (He initialisation for VGG's and
+ResNet's convolutions, N(0, 0.01) for VGG's dense layers and for GoogLeNet), as notebook 01 teaches.
 """
 
 from __future__ import annotations
@@ -33,6 +35,33 @@ OFFLINE_FALLBACK = "random weights (offline fallback)"
 def _check_classes(num_classes) -> None:
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
         raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
+
+
+def _init_like_torchvision(model: nn.Module, family: str) -> None:
+    """Initialise the weights the way torchvision does for the same family (notebook 01 teaches why).
+
+    VGG and ResNet: He (Kaiming) normal for convolutions, scaled by fan_out, as suits ReLU; batch
+    norm weight 1 and bias 0; VGG's linear layers N(0, 0.01) with zero bias, ResNet's keep PyTorch's
+    default. GoogLeNet: convolutions and linear layers from a normal of standard deviation 0.01 cut
+    at +-2. LeNet-5 and AlexNet keep PyTorch's default, as torchvision's AlexNet does.
+    """
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            if family == "googlenet":
+                nn.init.trunc_normal_(module.weight, mean=0.0, std=0.01, a=-2, b=2)
+            else:
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, (nn.BatchNorm2d, nn.GroupNorm)):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Linear) and family == "vgg":
+            nn.init.normal_(module.weight, 0.0, 0.01)
+            nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Linear) and family == "googlenet":
+            nn.init.trunc_normal_(module.weight, mean=0.0, std=0.01, a=-2, b=2)
+            nn.init.zeros_(module.bias)
 
 
 class LeNet5(nn.Module):
@@ -135,6 +164,7 @@ class VGG(nn.Module):
             nn.Linear(4096, 4096), nn.ReLU(inplace=True), nn.Dropout(p=dropout),
             nn.Linear(4096, num_classes),
         )
+        _init_like_torchvision(self, "vgg")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.features(x)
@@ -235,6 +265,7 @@ class GoogLeNet(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.dropout = nn.Dropout(p=dropout)
         self.fc = nn.Linear(1024, num_classes)
+        _init_like_torchvision(self, "googlenet")
 
     def forward(self, x: torch.Tensor):
         x = self.stem(x)
@@ -319,6 +350,7 @@ class ResNet(nn.Module):
         self.layer4 = self._make_stage(block, 512, layers[3], stride=2)
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(512 * block.expansion, num_classes)
+        _init_like_torchvision(self, "resnet")
 
     def _make_stage(self, block: type, channels: int, blocks: int, stride: int = 1) -> nn.Sequential:
         downsample = None

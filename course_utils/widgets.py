@@ -20,12 +20,11 @@ import numpy as np
 import torch
 from matplotlib.patches import Rectangle
 
-from .by_hand import pad2d
+from .by_hand import SEED_EXAMPLES, pad2d
 from .plotting import show_matrix
 from .shapes import conv_output_size, explain_output_size
 
 __all__ = [
-    "SEED_EXAMPLES",
     "sliding_window_figure",
     "sliding_window_stepper",
     "output_size_figure",
@@ -38,26 +37,6 @@ __all__ = [
     "explanation_figure",
     "explanation_explorer",
 ]
-
-# The worked examples of the lectures, by the name the stepper's menu shows.
-SEED_EXAMPLES: dict[str, tuple[np.ndarray, np.ndarray]] = {
-    "3x3 input, 2x2 kernel": (np.arange(9).reshape(3, 3), np.array([[0, 1], [2, 3]])),
-    "5x5 input, 3x3 kernel": (
-        np.array([[3, 3, 2, 1, 0], [0, 0, 1, 3, 1], [3, 1, 2, 2, 3], [2, 0, 0, 2, 2], [2, 0, 0, 0, 1]]),
-        np.array([[0, 1, 2], [2, 2, 0], [0, 1, 2]]),
-    ),
-    "6x6 image, diagonal filter": (
-        np.array([[1, 0, 0, 0, 0, 1], [0, 1, 0, 0, 1, 0], [0, 0, 1, 1, 0, 0],
-                  [1, 0, 0, 0, 1, 0], [0, 1, 0, 0, 1, 0], [0, 0, 1, 0, 1, 0]]),
-        np.array([[1, -1, -1], [-1, 1, -1], [-1, -1, 1]]),
-    ),
-    "7x7 image, X-shaped kernel": (
-        np.array([[0, 1, 1, 1, 0, 0, 0], [0, 0, 1, 1, 1, 0, 0], [0, 0, 0, 1, 1, 1, 0], [0, 0, 0, 1, 1, 0, 0],
-                  [0, 0, 1, 1, 0, 0, 0], [0, 1, 1, 0, 0, 0, 0], [1, 1, 0, 0, 0, 0, 0]]),
-        np.array([[1, 0, 1], [0, 1, 0], [1, 0, 1]]),
-    ),
-}
-
 
 def sliding_window_figure(X, K, stride: int = 1, padding: int = 0, step: int = 0) -> plt.Figure:
     """Draw one step of a 2-D cross-correlation: the window on the (padded) input, the kernel,

@@ -172,3 +172,10 @@ INVALID = [
 def test_invalid_input_names_the_argument(name, call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@pytest.mark.parametrize("name", list(by_hand.SEED_EXAMPLES))
+def test_every_worked_example_of_the_lectures_agrees_with_torch(name):
+    X, K = by_hand.SEED_EXAMPLES[name]
+    expected = F.conv2d(torch.tensor(X, dtype=torch.float64)[None, None], torch.tensor(K, dtype=torch.float64)[None, None])
+    assert np.array_equal(by_hand.corr2d(X, K), expected[0, 0].numpy())

@@ -260,3 +260,48 @@ def test_layer_table_builds_its_input_where_the_model_is():
     on_cpu = shapes.layer_table(model, (1, 28, 28))
     on_meta = shapes.layer_table(models.LeNet5().to("meta"), (1, 28, 28))  # a device without data
     assert on_meta == on_cpu
+
+
+# ----------------------------------------------------------------------------- initialisation as torchvision's
+def _weights(model, kind):
+    return [(name, module) for name, module in model.named_modules() if isinstance(module, kind)]
+
+
+@pytest.mark.parametrize("ours, theirs", [
+    (lambda: models.vgg("A"), lambda: torchvision.models.vgg11(weights=None)),
+    (lambda: models.resnet18(), lambda: torchvision.models.resnet18(weights=None)),
+])
+def test_weights_start_with_the_statistics_of_torchvision_s(ours, theirs):
+    torch.manual_seed(0)
+    mine, reference = ours(), theirs()
+    for kind in (nn.Conv2d, nn.Linear, nn.BatchNorm2d):
+        pairs = list(zip(_weights(mine, kind), _weights(reference, kind), strict=True))  # VGG-11 has no batch norm
+        for (name, a), (_, b) in pairs:
+            assert a.weight.shape == b.weight.shape, name
+            assert a.weight.std().item() == pytest.approx(b.weight.std().item(), rel=0.1), f"{name}: weight spread"
+            assert abs(a.weight.mean().item() - b.weight.mean().item()) < 0.1 * b.weight.std().item() + 1e-6, name
+            if a.bias is not None and kind is not nn.Linear:  # ResNet's fc keeps PyTorch's default bias
+                assert torch.equal(a.bias, torch.zeros_like(a.bias)) and torch.equal(b.bias, torch.zeros_like(b.bias)), name
+
+
+def test_he_initialisation_of_the_convolutions_follows_the_formula():
+    torch.manual_seed(0)
+    for name, conv in _weights(models.resnet34(), nn.Conv2d):
+        fan_out = conv.out_channels * conv.kernel_size[0] * conv.kernel_size[1]
+        assert conv.weight.std().item() == pytest.approx((2 / fan_out) ** 0.5, rel=0.1), name
+
+
+def test_googlenet_starts_from_a_normal_of_spread_0_01_with_zero_biases():
+    torch.manual_seed(0)
+    model = models.GoogLeNet(num_classes=10, aux_logits=True)
+    for name, layer in _weights(model, nn.Conv2d) + _weights(model, nn.Linear):
+        if layer.weight.numel() >= 1000:  # large enough for a stable estimate
+            assert layer.weight.std().item() == pytest.approx(0.01, rel=0.1), name
+        assert layer.weight.abs().max() <= 2 and torch.equal(layer.bias, torch.zeros_like(layer.bias)), name
+
+
+def test_lenet_and_alexnet_keep_pytorch_s_default_initialisation():
+    torch.manual_seed(0)
+    conv = models.AlexNet().features[0]
+    bound = 1 / (3 * 11 * 11) ** 0.5  # PyTorch's default: uniform within 1/sqrt(fan_in)
+    assert conv.weight.abs().max() <= bound and conv.bias.abs().max() > 0

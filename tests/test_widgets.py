@@ -18,10 +18,10 @@ def _texts(ax):
     return [t.get_text() for t in ax.texts]
 
 
-@pytest.mark.parametrize("name", list(widgets.SEED_EXAMPLES))
+@pytest.mark.parametrize("name", list(by_hand.SEED_EXAMPLES))
 @pytest.mark.parametrize("stride, padding", [(1, 0), (2, 1), (1, 2)])
 def test_last_step_shows_the_whole_output(name, stride, padding):
-    X, K = widgets.SEED_EXAMPLES[name]
+    X, K = by_hand.SEED_EXAMPLES[name]
     expected = by_hand.corr2d(X, K, stride, padding)
     fig = widgets.sliding_window_figure(X, K, stride, padding, step=expected.size - 1)
     output_ax = fig.axes[3]
@@ -29,7 +29,7 @@ def test_last_step_shows_the_whole_output(name, stride, padding):
 
 
 def test_a_middle_step_shows_window_products_and_partial_output():
-    X, K = widgets.SEED_EXAMPLES["3x3 input, 2x2 kernel"]
+    X, K = by_hand.SEED_EXAMPLES["3x3 input, 2x2 kernel"]
     fig = widgets.sliding_window_figure(X, K, step=1)
     input_ax, kernel_ax, products_ax, output_ax = fig.axes
     assert _texts(products_ax) == ["0", "2", "8", "15"]  # window [[1, 2], [4, 5]] times K
@@ -40,7 +40,7 @@ def test_a_middle_step_shows_window_products_and_partial_output():
 
 
 def test_stepper_rejects_steps_past_the_end():
-    X, K = widgets.SEED_EXAMPLES["3x3 input, 2x2 kernel"]
+    X, K = by_hand.SEED_EXAMPLES["3x3 input, 2x2 kernel"]
     with pytest.raises(ValueError, match=r"step must be between 0 and 3"):
         widgets.sliding_window_figure(X, K, step=4)
 
