@@ -2,9 +2,10 @@
 
 settings (the COURSE_* environment variables, read once), device (where code runs, seeds, smoke
 mode), by_hand (convolution and pooling in NumPy), shapes (output sizes, parameter and multiply-add
-tables), data (photos and datasets with offline fallbacks), models (the architectures, pretrained
-weights), training (fit, evaluate, checkpoints), explain (saliency, SmoothGrad, occlusion,
-Grad-CAM), plotting, widgets (interactive demos that also work as plain figure calls) and exercises.
+tables), data (photos and datasets with offline fallbacks), models (the architectures, torch
+alone), weights (pretrained weights with an offline fallback, transfer learning), training (fit,
+evaluate, checkpoints), explain (saliency, SmoothGrad, occlusion, Grad-CAM), plotting, widgets
+(interactive demos that also work as plain figure calls) and exercises.
 Each module names the notebook that teaches what it holds.
 """
 

@@ -7,7 +7,7 @@ import torch
 import torchvision
 from torch import nn
 
-from course_utils import models, shapes
+from course_utils import models, shapes, weights
 
 
 def _count(model):
@@ -94,7 +94,7 @@ def test_layer_table_counts_model_level_parameters_and_checks_input():
 
 def test_pretrained_falls_back_offline_and_says_so(monkeypatch, capsys):
     monkeypatch.delenv("COURSE_OFFLINE", raising=False)
-    monkeypatch.setattr(models, "_why_unreachable", lambda url: None)  # pretend the server answers ...
+    monkeypatch.setattr(weights, "_why_unreachable", lambda url: None)  # pretend the server answers ...
     real_builder = torchvision.models.get_model_builder("alexnet")
 
     def failing_builder(weights=None, **kwargs):  # ... and then the download fails
@@ -103,10 +103,10 @@ def test_pretrained_falls_back_offline_and_says_so(monkeypatch, capsys):
         return real_builder(weights=None, **kwargs)
 
     monkeypatch.setattr(torchvision.models, "get_model_builder", lambda name: failing_builder)
-    model = models.pretrained("alexnet")
+    model = weights.pretrained("alexnet")
     lines = [line for line in capsys.readouterr().out.splitlines() if line]
     assert len(lines) == 1 and "random weights (offline fallback)" in lines[0] and "URLError" in lines[0]
-    assert model.weights_source == models.OFFLINE_FALLBACK and model.is_pretrained is False
+    assert model.weights_source == weights.OFFLINE_FALLBACK and model.is_pretrained is False
     assert _count(model) == 61_100_840 and not model.training
 
 
@@ -114,17 +114,17 @@ def test_pretrained_skips_the_download_when_offline_is_requested(monkeypatch, ca
     monkeypatch.setenv("COURSE_OFFLINE", "1")
     monkeypatch.setattr(torchvision.models, "get_model_builder", lambda name: (
         lambda weights=None, **kw: pytest.fail("tried to download") if weights else torchvision.models.resnet18()))
-    model = models.pretrained("resnet18")
+    model = weights.pretrained("resnet18")
     assert "COURSE_OFFLINE is set" in capsys.readouterr().out
-    assert model.weights_source == models.OFFLINE_FALLBACK
+    assert model.weights_source == weights.OFFLINE_FALLBACK
 
 
 def test_pretrained_names_real_weights_when_they_load(monkeypatch):
     monkeypatch.delenv("COURSE_OFFLINE", raising=False)
-    monkeypatch.setattr(models, "_why_unreachable", lambda url: None)
+    monkeypatch.setattr(weights, "_why_unreachable", lambda url: None)
     monkeypatch.setattr(torchvision.models, "get_model_builder",
                         lambda name: lambda weights=None, **kw: torchvision.models.alexnet())
-    model = models.pretrained("alexnet")
+    model = weights.pretrained("alexnet")
     assert model.is_pretrained and model.weights_source == "ImageNet (AlexNet_Weights.IMAGENET1K_V1)"
     assert len(model.weights_meta["categories"]) == 1000
 
@@ -135,10 +135,10 @@ def test_unreachable_server_is_detected_without_downloading(monkeypatch, tmp_pat
     monkeypatch.delenv("COURSE_OFFLINE", raising=False)
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
     monkeypatch.setattr(_download.socket, "create_connection", lambda *a, **k: (_ for _ in ()).throw(OSError("down")))
-    assert "no connection to download.pytorch.org" in models._why_unreachable("https://download.pytorch.org/models/x.pth")
+    assert "no connection to download.pytorch.org" in weights._why_unreachable("https://download.pytorch.org/models/x.pth")
     (tmp_path / "checkpoints").mkdir()
     (tmp_path / "checkpoints" / "x.pth").write_bytes(b"cached")
-    assert models._why_unreachable("https://download.pytorch.org/models/x.pth") is None  # cached: no network needed
+    assert weights._why_unreachable("https://download.pytorch.org/models/x.pth") is None  # cached: no network needed
     monkeypatch.setenv("COURSE_OFFLINE", "1")
     assert _download.why_no_download("https://example.org/x") == "COURSE_OFFLINE is set"
 
@@ -157,7 +157,7 @@ def test_reachable_server_allows_the_download(monkeypatch):
 
 def test_unknown_model_name():
     with pytest.raises(ValueError, match="unknown model name 'alexnett'"):
-        models.pretrained("alexnett")
+        weights.pretrained("alexnett")
 
 
 @pytest.mark.parametrize("config, name", [("A", "vgg11"), ("B", "vgg13"), ("D", "vgg16"), ("E", "vgg19"), (16, "vgg16")])
@@ -226,9 +226,9 @@ def test_num_classes_is_checked(factory):
 @pytest.mark.parametrize("name, head", [("alexnet", "classifier.6"), ("vgg11", "classifier.6"), ("resnet18", "fc"), ("googlenet", "fc")])
 def test_transfer_replaces_the_head_and_freezes_the_rest(monkeypatch, capsys, name, head):
     monkeypatch.setenv("COURSE_OFFLINE", "1")
-    model = models.transfer(name, num_classes=2)
-    assert "offline fallback" in capsys.readouterr().out and model.weights_source == models.OFFLINE_FALLBACK
-    layer, path = models.classifier_head(model)
+    model = weights.transfer(name, num_classes=2)
+    assert "offline fallback" in capsys.readouterr().out and model.weights_source == weights.OFFLINE_FALLBACK
+    layer, path = weights.classifier_head(model)
     assert path == head and layer.out_features == 2
     trainable = [p for p in model.parameters() if p.requires_grad]
     assert trainable == [layer.weight, layer.bias]
@@ -237,10 +237,10 @@ def test_transfer_replaces_the_head_and_freezes_the_rest(monkeypatch, capsys, na
 
 def test_transfer_without_freezing_and_unknown_heads(monkeypatch):
     monkeypatch.setenv("COURSE_OFFLINE", "1")
-    model = models.transfer("resnet18", num_classes=3, freeze=False)
+    model = weights.transfer("resnet18", num_classes=3, freeze=False)
     assert all(p.requires_grad for p in model.parameters())
     with pytest.raises(ValueError, match="cannot find the final linear layer"):
-        models.classifier_head(nn.Sequential(nn.Conv2d(1, 1, 1)))
+        weights.classifier_head(nn.Sequential(nn.Conv2d(1, 1, 1)))
 
 
 def test_stage_outputs_uses_evaluation_mode_and_restores_the_mode():
@@ -305,3 +305,14 @@ def test_lenet_and_alexnet_keep_pytorch_s_default_initialisation():
     conv = models.AlexNet().features[0]
     bound = 1 / (3 * 11 * 11) ** 0.5  # PyTorch's default: uniform within 1/sqrt(fan_in)
     assert conv.weight.abs().max() <= bound and conv.bias.abs().max() > 0
+
+
+def test_the_architectures_depend_on_torch_alone():
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path(models.__file__).read_text(encoding="utf-8"))
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {("." if node.level else "") + (node.module or "").split(".")[0]
+                 for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert imported <= {"__future__", "collections", "torch"}, imported
