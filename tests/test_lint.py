@@ -39,3 +39,15 @@ def test_pre_commit_runs_the_ruff_of_the_tests_and_the_notebook_sync():
     assert entry[:3] == ["python", "-m", "tools.notebooks"]
     check = subprocess.run([sys.executable, "-m", "tools.notebooks", "check"], cwd=ROOT, capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_tools_and_benchmarks_run_as_modules_without_path_tricks():
+    offenders = [str(path.relative_to(ROOT)) for folder in ("course_utils", "tools", "benchmarks", "tests")
+                 for path in (ROOT / folder).glob("*.py") if "sys.path.insert" in path.read_text(encoding="utf-8")
+                 and path.name != "test_lint.py"]
+    assert offenders == [], "run them as `python -m tools.NAME` / `python -m benchmarks.NAME` instead"
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "python tools/" not in makefile and "python benchmarks/" not in makefile
+    help_text = subprocess.run([sys.executable, "-m", "benchmarks.time_notebooks", "--help"], cwd=ROOT,
+                               capture_output=True, text=True)
+    assert help_text.returncode == 0 and "notebook" in help_text.stdout
