@@ -5,6 +5,8 @@ They need torch alone; pretrained weights and transfer learning are in course_ut
   notebooks/04_alexnet_filters_feature_maps.ipynb
 - `LeNet5`, `vgg`, `GoogLeNet`, `resnet18/34/50`, `AlphaGoPolicyNet`: notebooks/05_architectures.ipynb
   (trained in 06 and 07)
+- `DenseLayer`, `DenseBlock`, `DenseNet`, `densenet121`: the architecture after ResNet, with
+  torchvision's layer names (the tests load torchvision's DenseNet-121 weights into it)
 
 Parameter counts equal torchvision's for AlexNet, VGG and ResNet (the tests load torchvision's
 weights into these classes); GoogLeNet follows the 2014 paper (5x5 branch, no batch norm). Fresh
@@ -21,7 +23,8 @@ from torch import nn
 
 __all__ = [
     "LeNet5", "AlexNet", "VGG", "vgg", "VGG_CONFIGS", "Inception", "GoogLeNet", "BasicBlock", "Bottleneck",
-    "ResNet", "resnet18", "resnet34", "resnet50", "AlphaGoPolicyNet", "stage_outputs",
+    "ResNet", "resnet18", "resnet34", "resnet50", "DenseLayer", "DenseBlock", "DenseNet", "densenet121",
+    "AlphaGoPolicyNet", "stage_outputs",
 ]
 
 def _check_classes(num_classes) -> None:
@@ -35,12 +38,15 @@ def _init_like_torchvision(model: nn.Module, family: str) -> None:
     VGG and ResNet: He (Kaiming) normal for convolutions, scaled by fan_out, as suits ReLU; batch
     norm weight 1 and bias 0; VGG's linear layers N(0, 0.01) with zero bias, ResNet's keep PyTorch's
     default. GoogLeNet: convolutions and linear layers from a normal of standard deviation 0.01 cut
-    at +-2. LeNet-5 and AlexNet keep PyTorch's default, as torchvision's AlexNet does.
+    at +-2. DenseNet: He normal scaled by fan_in for convolutions, zero biases for the linear layer.
+    LeNet-5 and AlexNet keep PyTorch's default, as torchvision's AlexNet does.
     """
     for module in model.modules():
         if isinstance(module, nn.Conv2d):
             if family == "googlenet":
                 nn.init.trunc_normal_(module.weight, mean=0.0, std=0.01, a=-2, b=2)
+            elif family == "densenet":
+                nn.init.kaiming_normal_(module.weight)  # He, scaled by fan_in
             else:
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
             if module.bias is not None:
@@ -53,6 +59,8 @@ def _init_like_torchvision(model: nn.Module, family: str) -> None:
             nn.init.zeros_(module.bias)
         elif isinstance(module, nn.Linear) and family == "googlenet":
             nn.init.trunc_normal_(module.weight, mean=0.0, std=0.01, a=-2, b=2)
+            nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Linear) and family == "densenet":
             nn.init.zeros_(module.bias)
 
 
@@ -374,6 +382,88 @@ def resnet34(num_classes: int = 1000) -> ResNet:
 def resnet50(num_classes: int = 1000) -> ResNet:
     """ResNet-50: bottleneck blocks, 3-4-6-3."""
     return ResNet(Bottleneck, [3, 4, 6, 3], num_classes)
+
+
+class DenseLayer(nn.Module):
+    """One layer of a dense block: batch norm, ReLU and a 1x1 convolution to bn_size x growth_rate
+    channels (the bottleneck), then batch norm, ReLU and a 3x3 convolution to `growth_rate` new
+    channels. It sees every feature map made before it in its block."""
+
+    def __init__(self, in_channels: int, growth_rate: int, bn_size: int = 4):
+        super().__init__()
+        self.norm1 = nn.BatchNorm2d(in_channels)
+        self.relu1 = nn.ReLU(inplace=True)
+        self.conv1 = nn.Conv2d(in_channels, bn_size * growth_rate, kernel_size=1, bias=False)
+        self.norm2 = nn.BatchNorm2d(bn_size * growth_rate)
+        self.relu2 = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(bn_size * growth_rate, growth_rate, kernel_size=3, padding=1, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        bottleneck = self.conv1(self.relu1(self.norm1(x)))
+        return self.conv2(self.relu2(self.norm2(bottleneck)))
+
+
+class DenseBlock(nn.ModuleDict):
+    """A dense block (Huang et al. 2017): each layer's `growth_rate` new maps are concatenated to
+    everything before them, so a block of n layers turns c channels into c + n x growth_rate."""
+
+    def __init__(self, num_layers: int, in_channels: int, growth_rate: int, bn_size: int = 4):
+        super().__init__()
+        for index in range(num_layers):
+            self[f"denselayer{index + 1}"] = DenseLayer(in_channels + index * growth_rate, growth_rate, bn_size)
+        self.out_channels = in_channels + num_layers * growth_rate
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = x
+        for layer in self.values():
+            features = torch.cat([features, layer(features)], dim=1)  # keep everything, add the new maps
+        return features
+
+
+def _transition(in_channels: int, out_channels: int) -> nn.Sequential:
+    """Between dense blocks: batch norm, ReLU, a 1x1 convolution that halves the channels, and 2x2
+    average pooling that halves the size."""
+    return nn.Sequential(OrderedDict(
+        norm=nn.BatchNorm2d(in_channels), relu=nn.ReLU(inplace=True),
+        conv=nn.Conv2d(in_channels, out_channels, kernel_size=1, bias=False), pool=nn.AvgPool2d(kernel_size=2, stride=2),
+    ))
+
+
+class DenseNet(nn.Module):
+    """DenseNet-BC: a 7x7 stem, dense blocks joined by transition layers that halve channels and
+    size, a final batch norm, global average pooling and one linear layer."""
+
+    def __init__(self, growth_rate: int = 32, block_config: tuple = (6, 12, 24, 16), num_init_features: int = 64,
+                 bn_size: int = 4, num_classes: int = 1000):
+        super().__init__()
+        _check_classes(num_classes)
+        layers: OrderedDict[str, nn.Module] = OrderedDict(
+            conv0=nn.Conv2d(3, num_init_features, kernel_size=7, stride=2, padding=3, bias=False),
+            norm0=nn.BatchNorm2d(num_init_features), relu0=nn.ReLU(inplace=True),
+            pool0=nn.MaxPool2d(kernel_size=3, stride=2, padding=1),
+        )
+        channels = num_init_features
+        for index, num_layers in enumerate(block_config):
+            block = DenseBlock(num_layers, channels, growth_rate, bn_size)
+            layers[f"denseblock{index + 1}"] = block
+            channels = block.out_channels
+            if index != len(block_config) - 1:
+                layers[f"transition{index + 1}"] = _transition(channels, channels // 2)
+                channels //= 2
+        layers["norm5"] = nn.BatchNorm2d(channels)
+        self.features = nn.Sequential(layers)
+        self.classifier = nn.Linear(channels, num_classes)
+        _init_like_torchvision(self, "densenet")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.features(x))
+        x = torch.flatten(nn.functional.adaptive_avg_pool2d(x, (1, 1)), 1)
+        return self.classifier(x)
+
+
+def densenet121(num_classes: int = 1000) -> DenseNet:
+    """DenseNet-121: growth rate 32, blocks of 6, 12, 24 and 16 layers, 64 channels after the stem."""
+    return DenseNet(32, (6, 12, 24, 16), 64, num_classes=num_classes)
 
 
 class AlphaGoPolicyNet(nn.Module):

@@ -316,3 +316,40 @@ def test_the_architectures_depend_on_torch_alone():
     imported |= {("." if node.level else "") + (node.module or "").split(".")[0]
                  for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert imported <= {"__future__", "collections", "torch"}, imported
+
+
+# ----------------------------------------------------------------------------- DenseNet
+def test_densenet121_has_torchvision_s_parameters_names_and_outputs():
+    torch.manual_seed(0)
+    ours, theirs = models.densenet121(), torchvision.models.densenet121(weights=None)
+    assert _count(ours) == _count(theirs) == 7_978_856
+    ours.load_state_dict(theirs.state_dict())  # the same names and shapes, layer by layer
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(ours.eval()(x), theirs.eval()(x), atol=1e-5)
+
+
+def test_dense_blocks_grow_by_the_growth_rate_and_transitions_halve():
+    growth, layers = 32, (6, 12, 24, 16)
+    model = models.densenet121()
+    names = [f"features.denseblock{i}" for i in range(1, 5)] + [f"features.transition{i}" for i in range(1, 4)]
+    outputs = models.stage_outputs(model, torch.zeros(1, 3, 224, 224), names)
+    channels, size, expected = 64, 56, {}
+    for index, count in enumerate(layers, start=1):
+        channels += count * growth
+        expected[f"features.denseblock{index}"] = (channels, size, size)
+        if index < 4:
+            channels, size = channels // 2, size // 2
+            expected[f"features.transition{index}"] = (channels, size, size)
+    assert {name: tuple(out.shape[1:]) for name, out in outputs.items()} == expected
+    assert expected["features.denseblock4"] == (1024, 7, 7)
+    block = models.DenseBlock(num_layers=3, in_channels=10, growth_rate=4)
+    assert block.out_channels == 22 and block(torch.zeros(1, 10, 5, 5)).shape == (1, 22, 5, 5)
+
+
+def test_densenet_starts_from_torchvision_s_statistics():
+    torch.manual_seed(0)
+    mine, reference = models.densenet121(), torchvision.models.densenet121(weights=None)
+    for (name, a), (_, b) in zip(_weights(mine, nn.Conv2d), _weights(reference, nn.Conv2d), strict=True):
+        assert a.weight.std().item() == pytest.approx(b.weight.std().item(), rel=0.15), name
+    assert torch.equal(mine.classifier.bias, torch.zeros(1000))
