@@ -330,7 +330,8 @@ def explanation_figure(model, image, target: int, method: str = "grad_cam", laye
     axes[1].imshow(np.asarray(heatmap), cmap="jet")
     axes[1].set_xticks([])
     axes[1].set_yticks([])
-    axes[1].set_title(f"{method}, {tuple(heatmap.shape)[0]}x{tuple(heatmap.shape)[1]}")
+    label = {"smoothgrad": "SmoothGrad", "grad_cam": "Grad-CAM"}.get(method, method)
+    axes[1].set_title(f"{label}, {tuple(heatmap.shape)[0]}x{tuple(heatmap.shape)[1]}")
     show_image(explain.overlay(picture, heatmap), ax=axes[2], title=f"evidence for {name!r}")
     if box is not None:
         top, left, height, width = box

@@ -3,8 +3,9 @@
     python -m tools.slides [NAME ...] [--out slides] [--smoke] [--no-execute]
 
 Each notebook is run top to bottom in a fresh kernel (full mode, or smoke mode with --smoke or
-when course_utils.settings says so: COURSE_SMOKE=1, or CI), so that the slides show its figures, then written to slides/NN_name.slides.html,
-with slides/index.html linking them all. `make slides` runs this.
+when course_utils.settings says so: COURSE_SMOKE=1, or CI), so that the slides show its figures,
+then written to slides/NN_name.slides.html, with slides/index.html linking them all. `make slides`
+runs this.
 
 Offline: reveal.js (from the sphinx-revealjs package) and MathJax 2 (from jupyter-server-mathjax),
 both in the `slides` extra, are copied into slides/_assets/, and every page loads only from there.
