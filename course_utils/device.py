@@ -15,7 +15,6 @@ import numpy as np
 import torch
 
 from . import settings
-from .settings import DEVICE_KINDS as _DEVICE_KINDS
 
 
 class DeviceChoice(NamedTuple):
@@ -38,9 +37,9 @@ def choose_device(prefer: str | None = None) -> DeviceChoice:
     prefer = prefer if prefer is not None else settings.device()
     if prefer is not None:
         kind = str(prefer).lower()
-        if kind not in _DEVICE_KINDS:
+        if kind not in settings.DEVICE_KINDS:
             raise ValueError(
-                f"prefer={prefer!r} is not a device kind; use one of {', '.join(_DEVICE_KINDS)} or None"
+                f"prefer={prefer!r} is not a device kind; use one of {', '.join(settings.DEVICE_KINDS)} or None"
             )
         available = {"cuda": torch.cuda.is_available(), "mps": _mps_available(), "cpu": True}
         if not available[kind]:

@@ -12,7 +12,6 @@ Grad-CAM before it is enlarged. The model is run in evaluation mode and left in 
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from typing import Callable
 
 import numpy as np
@@ -20,16 +19,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .models import evaluation_mode, model_device
+
 __all__ = ["saliency", "smoothgrad", "occlusion", "grad_cam", "overlay", "METHODS", "layer_names", "find_layer",
            "probabilities"]
 
 
 # ----------------------------------------------------------------------------- checks
-def _device(model: nn.Module) -> torch.device:
-    parameter = next(model.parameters(), None)
-    return parameter.device if parameter is not None else torch.device("cpu")
-
-
 def _check_image(image) -> torch.Tensor:
     if not isinstance(image, torch.Tensor):
         raise ValueError(f"image must be a torch tensor of shape C x H x W, got {type(image).__name__}; "
@@ -73,46 +69,28 @@ def find_layer(model: nn.Module, layer: str) -> nn.Module:
     return modules[layer]
 
 
-@contextmanager
-def _evaluating(model: nn.Module):
-    """Evaluation mode (dropout off, batch norm's running statistics) and back to the mode it had."""
-    was_training = model.training
-    model.eval()
-    try:
-        yield model
-    finally:
-        model.train(was_training)
-
-
-def _scores(model: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+def _scores(model: nn.Module, batch: torch.Tensor, target=None) -> torch.Tensor:
+    """The model's class scores for a batch; with `target`, the checked target's column."""
     output = model(batch)
     if isinstance(output, (tuple, list)):  # GoogLeNet with auxiliary classifiers: the main output
         output = output[0]
     if output.dim() != 2:
         raise ValueError(f"model must return class scores of shape N x classes, it returned shape {tuple(output.shape)}")
-    return output
+    return output if target is None else output[:, _check_target(target, output.shape[1])]
 
 
-def _prepare(model: nn.Module, image, target) -> tuple[torch.Tensor, int]:
-    """The image on the model's device (checked) and the checked class index."""
-    image = _check_image(image).to(_device(model))
-    with torch.no_grad():
-        num_classes = _scores(model, image[None]).shape[1]
-    return image, _check_target(target, num_classes)
-
-
-def _input_gradients(model: nn.Module, batch: torch.Tensor, target: int) -> torch.Tensor:
+def _input_gradients(model: nn.Module, batch: torch.Tensor, target) -> torch.Tensor:
     """d score[target] / d input for every image of the batch (parameter gradients are left alone)."""
     batch = batch.detach().clone().requires_grad_(True)
-    scores = _scores(model, batch)[:, target]
+    scores = _scores(model, batch, target)
     (gradient,) = torch.autograd.grad(scores.sum(), batch)  # each score depends on its own image only
     return gradient
 
 
 def probabilities(model: nn.Module, image: torch.Tensor) -> torch.Tensor:
     """The model's class probabilities (softmax of its scores) for one image, on the CPU."""
-    with _evaluating(model), torch.no_grad():
-        image = _check_image(image).to(_device(model))
+    with evaluation_mode(model), torch.no_grad():
+        image = _check_image(image).to(model_device(model))
         return torch.softmax(_scores(model, image[None]), dim=1)[0].cpu()
 
 
@@ -120,8 +98,8 @@ def probabilities(model: nn.Module, image: torch.Tensor) -> torch.Tensor:
 def saliency(model: nn.Module, image: torch.Tensor, target: int) -> torch.Tensor:
     """Gradient saliency (Simonyan et al., 2013): |d score / d pixel|, the largest over the colour
     channels; an H x W map."""
-    with _evaluating(model):
-        image, target = _prepare(model, image, target)
+    image = _check_image(image).to(model_device(model))
+    with evaluation_mode(model):
         gradient = _input_gradients(model, image[None], target)[0]
     return gradient.abs().amax(dim=0).cpu()
 
@@ -134,8 +112,8 @@ def smoothgrad(model: nn.Module, image: torch.Tensor, target: int, samples: int 
     samples, batch_size = _positive_int(samples, "samples"), _positive_int(batch_size, "batch_size")
     if not isinstance(noise_level, (int, float)) or isinstance(noise_level, bool) or noise_level < 0:
         raise ValueError(f"noise_level must be a number >= 0 (a fraction of the image's range, such as 0.15), got {noise_level!r}")
-    with _evaluating(model):
-        image, target = _prepare(model, image, target)
+    image = _check_image(image).to(model_device(model))
+    with evaluation_mode(model):
         sigma = noise_level * (image.max() - image.min()).item()
         noise = torch.randn((samples, *image.shape), generator=generator).to(image.device) * sigma
         total = torch.zeros_like(image)
@@ -156,14 +134,14 @@ def occlusion(model: nn.Module, image: torch.Tensor, target: int, window: int = 
     """
     window, stride = _positive_int(window, "window"), _positive_int(stride, "stride")
     batch_size = _positive_int(batch_size, "batch_size")
-    with _evaluating(model), torch.no_grad():
-        image, target = _prepare(model, image, target)
+    image = _check_image(image).to(model_device(model))
+    with evaluation_mode(model), torch.no_grad():
         _, height, width = image.shape
         if window > min(height, width):
             raise ValueError(f"window={window} is larger than the image ({height}x{width}); use window <= {min(height, width)}")
         if stride > window:
             raise ValueError(f"stride={stride} is larger than window={window}: some pixels would never be covered")
-        original = _scores(model, image[None])[0, target]
+        original = _scores(model, image[None], target)[0]
         corners = [(top, left) for top in range(0, height - window + stride, stride)
                    for left in range(0, width - window + stride, stride)]
         drop_sum = torch.zeros(height, width, device=image.device)
@@ -173,7 +151,7 @@ def occlusion(model: nn.Module, image: torch.Tensor, target: int, window: int = 
             batch = image.repeat(len(chunk), 1, 1, 1)
             for k, (top, left) in enumerate(chunk):
                 batch[k, :, top:top + window, left:left + window] = baseline
-            drops = original - _scores(model, batch)[:, target]
+            drops = original - _scores(model, batch, target)
             for drop, (top, left) in zip(drops, chunk):
                 drop_sum[top:top + window, left:left + window] += drop
                 covered[top:top + window, left:left + window] += 1
@@ -194,11 +172,11 @@ def grad_cam(model: nn.Module, image: torch.Tensor, target: int, layer: str, ups
         # overwrite the activation whose gradient we ask for.
         return output.clone() if isinstance(output, torch.Tensor) else output
 
-    with _evaluating(model):
-        image, target = _prepare(model, image, target)
+    image = _check_image(image).to(model_device(model))
+    with evaluation_mode(model):
         handle = module.register_forward_hook(keep)
         try:
-            score = _scores(model, image[None].detach().clone().requires_grad_(True))[0, target]
+            score = _scores(model, image[None].detach().clone().requires_grad_(True), target)[0]
         finally:
             handle.remove()
         activation = stored.get("activation")

@@ -17,6 +17,7 @@ ResNet's convolutions, N(0, 0.01) for VGG's dense layers and for GoogLeNet), as 
 from __future__ import annotations
 
 from collections import OrderedDict
+from contextlib import contextmanager
 
 import torch
 from torch import nn
@@ -24,7 +25,7 @@ from torch import nn
 __all__ = [
     "LeNet5", "AlexNet", "VGG", "vgg", "VGG_CONFIGS", "Inception", "GoogLeNet", "BasicBlock", "Bottleneck",
     "ResNet", "resnet18", "resnet34", "resnet50", "DenseLayer", "DenseBlock", "DenseNet", "densenet121",
-    "AlphaGoPolicyNet", "stage_outputs",
+    "AlphaGoPolicyNet", "stage_outputs", "evaluation_mode", "model_device",
 ]
 
 def _check_classes(num_classes) -> None:
@@ -487,6 +488,24 @@ class AlphaGoPolicyNet(nn.Module):
         return torch.log_softmax(logits, dim=1)
 
 
+@contextmanager
+def evaluation_mode(model: nn.Module):
+    """Run the block with `model` in evaluation mode (dropout off, batch norm's running statistics
+    used and left unchanged), then give the model back in the mode it had."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """Where the model's parameters are (the CPU for a model without any)."""
+    parameter = next(model.parameters(), None)
+    return parameter.device if parameter is not None else torch.device("cpu")
+
+
 def stage_outputs(model: nn.Module, x: torch.Tensor, names: list[str] | None = None) -> "OrderedDict[str, torch.Tensor]":
     """Run `model` on `x` and return the output of every leaf layer (or of `names`), by module name.
 
@@ -506,13 +525,10 @@ def stage_outputs(model: nn.Module, x: torch.Tensor, names: list[str] | None = N
         def hook(module, inputs, output, name=name):
             outputs[name] = output.detach().clone()
         handles.append(modules[name].register_forward_hook(hook))
-    was_training = model.training
-    model.eval()
     try:
-        with torch.no_grad():
+        with evaluation_mode(model), torch.no_grad():
             model(x)
     finally:
         for handle in handles:
             handle.remove()
-        model.train(was_training)
     return OrderedDict((name, outputs[name]) for name in names if name in outputs)

@@ -258,14 +258,14 @@ def layer_table(model, input_size) -> LayerTable:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
+    from .models import evaluation_mode, model_device
+
     size = tuple(input_size)
     if len(size) != 3 or any(isinstance(v, bool) or not isinstance(v, Integral) or v < 1 for v in size):
         raise ValueError(f"input_size must be (channels, height, width) of positive integers, got {input_size!r}")
     modules = dict(model.named_modules())
     leaves = [name for name, module in modules.items() if name and not list(module.children())]
     shapes: dict[str, tuple] = {}
-    first = next(model.parameters(), None)
-    device = first.device if first is not None else torch.device("cpu")  # the input goes where the model is
 
     def record(name):
         def hook(module, inputs, output) -> None:  # returning a value would replace the output
@@ -273,15 +273,12 @@ def layer_table(model, input_size) -> LayerTable:
         return hook
 
     handles = [modules[name].register_forward_hook(record(name)) for name in leaves]
-    was_training = model.training
-    model.eval()
     try:
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            model(torch.zeros((1, *size), device=device))
+        with evaluation_mode(model), torch.no_grad(), FlopCounterMode(display=False) as counter:
+            model(torch.zeros((1, *size), device=model_device(model)))  # the input goes where the model is
     finally:
         for handle in handles:
             handle.remove()
-        model.train(was_training)
     flops = counter.get_flop_counts()
     prefix = type(model).__name__
     table = LayerTable()

@@ -315,7 +315,7 @@ def test_the_architectures_depend_on_torch_alone():
     imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     imported |= {("." if node.level else "") + (node.module or "").split(".")[0]
                  for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    assert imported <= {"__future__", "collections", "torch"}, imported
+    assert imported <= {"__future__", "collections", "contextlib", "torch"}, imported  # the standard library and torch
 
 
 # ----------------------------------------------------------------------------- DenseNet
