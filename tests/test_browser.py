@@ -2,11 +2,17 @@
 what a person would see: no error output, the widgets' sliders rendered, and moving a slider
 redraws the figure. Screenshots are saved in test-artifacts/.
 
+The notebooks themselves run under nbval; here the browser's part is checked: the setup notebook run
+in JupyterLab, and every interactive widget the notebooks use, built as the notebook builds it (the
+same call) in one small gallery notebook, so that the slow cells before them (training, pretrained
+models) are not run a second time. A test checks the gallery holds every widget a notebook calls.
+
 Needs Debian's Chromium (/usr/bin/chromium) and the playwright package; `make browser-test`
 installs both and runs these tests. Without them the tests are skipped, and say so.
 """
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -14,17 +20,40 @@ import sys
 import time
 from pathlib import Path
 
+import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
-WIDGET_NOTEBOOKS = ["01_mlp_to_cnn.ipynb", "02_convolution_by_hand.ipynb", "03_padding_stride_pooling.ipynb",
-                    "04_alexnet_filters_feature_maps.ipynb", "08_what_the_network_looks_at.ipynb"]
+GALLERY = "widget_gallery.ipynb"
 
-pytest.importorskip("playwright.sync_api", reason="playwright is not installed: run `make browser-test`")
-pytestmark = pytest.mark.skipif(not Path(shutil.which("chromium") or "/usr/bin/chromium").exists(),
-                                reason="Chromium is not installed (apt-get install chromium): run `make browser-test`")
+# Each widget the notebooks use: the notebook, then the code that builds it there (the notebook's own
+# call; the inputs it needs made small, with untrained weights where the notebook trains or downloads).
+WIDGETS = {
+    "function_explorer": ("01_mlp_to_cnn", """\
+activations = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "ReLU": torch.relu,
+               "leaky ReLU": lambda x: torch.maximum(0.1 * x, x)}
+widgets.function_explorer(activations)"""),
+    "sliding_window_stepper": ("02_convolution_by_hand", 'widgets.sliding_window_stepper("5x5 input, 3x3 kernel")'),
+    "output_size_calculator": ("03_padding_stride_pooling", "widgets.output_size_calculator(n=7, kernel_size=3, stride=3, padding=0)"),
+    "feature_map_explorer": ("04_alexnet_filters_feature_maps", """\
+alexnet = models.AlexNet().eval()  # the notebook's pretrained weights, untrained here: the widget is what is tested
+photos = {name: data.sample_image(name) for name in data.sample_image_names()[:2]}
+widgets.feature_map_explorer(alexnet, photos, stages={"conv1": "features.0", "pool1": "features.2", "conv5": "features.11"})"""),
+    "explanation_explorer": ("08_what_the_network_looks_at", """\
+val_set = data.PatternPatches(4, seed=1)
+small = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Linear(8, 2)).eval()
+widgets.explanation_explorer(small, [val_set[i][0] for i in range(4)], val_set.classes, "0",
+                             pictures=[val_set.image(i) for i in range(4)], boxes=[val_set.box(i) for i in range(4)])"""),
+}
+SETUP = """\
+import torch
+from torch import nn
 
+from course_utils import data, models, widgets
+from course_utils.device import seed_everything
+
+seed_everything(0)"""
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -38,6 +67,7 @@ def lab(tmp_path_factory):
     folder = tmp_path_factory.mktemp("lab")
     for notebook in (ROOT / "notebooks").glob("*.ipynb"):
         shutil.copy(notebook, folder)
+    _write_gallery(folder)
     port, token = _free_port(), "course-browser-test"
     env = {**os.environ, "COURSE_SMOKE": "1", "COURSE_OFFLINE": "1"}
     log = open(folder / "lab.log", "w")
@@ -106,13 +136,46 @@ def test_setup_notebook_runs_in_jupyterlab(lab, browser):
     page.close()
 
 
-@pytest.mark.parametrize("name", WIDGET_NOTEBOOKS)
-def test_widgets_render_and_respond(lab, browser, name):
+def test_the_gallery_holds_every_widget_a_notebook_calls():
+    called = {}
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "code":
+                for name in re.findall(r"\b(\w+_(?:explorer|stepper|calculator))\(", cell.source):
+                    called.setdefault(name, path.stem)
+    assert called, "no widget call found in the notebooks: has the naming changed?"
+    missing = {name: notebook for name, notebook in called.items() if name not in WIDGETS}
+    assert not missing, f"widgets called in notebooks but not in the browser gallery: {missing}"
+    for name, (notebook, _) in WIDGETS.items():
+        assert called.get(name) == notebook, f"{name} is no longer called first in {notebook}"
+
+
+def _write_gallery(folder: Path) -> None:
+    cells = [nbformat.v4.new_code_cell(SETUP)] + [nbformat.v4.new_code_cell(code) for _, code in WIDGETS.values()]
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    nbformat.write(notebook, folder / GALLERY)
+
+
+@pytest.fixture(scope="module")
+def gallery(lab, browser):
+    """The gallery notebook open in JupyterLab with every cell run: (page, one element per widget cell)."""
     base, token = lab
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    _run_all(page, _url(base, token, name))
-    assert _errors(page) == [], f"{name} shows an error output"
-    sliders = page.query_selector_all(".widget-slider")
+    _run_all(page, _url(base, token, GALLERY))
+    cells = page.query_selector_all(".jp-Notebook .jp-CodeCell")
+    assert len(cells) == len(WIDGETS) + 1, f"the gallery shows {len(cells)} code cells, expected {len(WIDGETS) + 1}"
+    yield page, dict(zip(WIDGETS, cells[1:]))
+    page.close()
+
+
+@pytest.mark.parametrize("name", list(WIDGETS))
+def test_widgets_render_and_respond(gallery, name):
+    page, cells = gallery
+    cell = cells[name]
+    errors = [e.inner_text()[:300] for e in cell.query_selector_all("[data-mime-type='application/vnd.jupyter.error']")]
+    assert errors == [], f"{name} shows an error output"
+    sliders = cell.query_selector_all(".widget-slider")
     assert sliders, f"{name}: no widget slider was rendered"
     widget = sliders[0].evaluate_handle("e => e.closest('.widget-vbox')").as_element()
     widget.scroll_into_view_if_needed()
@@ -126,7 +189,6 @@ def test_widgets_render_and_respond(lab, browser, name):
         time.sleep(0.5)
         image = widget.query_selector("img")
         after = image.get_attribute("src") if image else before
-    assert after != before, f"{name}: moving the slider did not redraw the figure"
+    assert after != before, f"{name} ({WIDGETS[name][0]}): moving the slider did not redraw the figure"
     ARTIFACTS.mkdir(exist_ok=True)
-    widget.screenshot(path=str(ARTIFACTS / f"{name.removesuffix('.ipynb')}_widget.png"))
-    page.close()
+    widget.screenshot(path=str(ARTIFACTS / f"{WIDGETS[name][0]}_widget.png"))
