@@ -6,6 +6,8 @@ MNIST and cats vs dogs, each with an honest offline fallback.
 - `mnist`: notebooks/06_training_lenet_mnist.ipynb
 - `cats_vs_dogs`, `cats_vs_dogs_transforms`: notebooks/07_training_dogs_vs_cats.ipynb
 - `PatternPatches` (images whose evidence sits in a known box): notebooks/08_what_the_network_looks_at.ipynb
+- `Transformed` (a part of a dataset with a transform drawn anew at every access, for augmentation):
+  notebooks/09_after_resnet.ipynb
 
 Downloads go to $COURSE_DATA (default ~/.cache/cnn-course). Where a download is impossible the
 helper says so in one line and returns a fallback whose `source` attribute names it.
@@ -39,6 +41,7 @@ __all__ = [
     "ImageFiles",
     "SyntheticCatsDogs",
     "PatternPatches",
+    "Transformed",
 ]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -436,3 +439,30 @@ class PatternPatches:
         image = torch.from_numpy(self.image(index)).permute(2, 0, 1).float() / 255
         return (image - self.MEAN) / self.STD, int(self.labels[self._index(index)])
 
+
+
+# ----------------------------------------------------------------------------- augmentation
+class Transformed:
+    """A dataset seen through `transform`, applied to each image when it is read (so a random
+    transform draws a new version every epoch), optionally limited to the examples `indices`.
+
+    `source` and `classes` are those of `dataset`, so a notebook can still say what it trained on.
+    """
+
+    def __init__(self, dataset, transform=None, indices=None):
+        if transform is not None and not callable(transform):
+            raise ValueError(f"transform must be callable (a torchvision transform, for example) or None, got {transform!r}")
+        self.dataset, self.transform = dataset, transform
+        self.indices = list(range(len(dataset))) if indices is None else [int(i) for i in indices]
+        bad = [i for i in self.indices if not -len(dataset) <= i < len(dataset)]
+        if bad:
+            raise ValueError(f"indices must lie in 0..{len(dataset) - 1} (the dataset has {len(dataset)} examples), got {bad[:5]}")
+        self.source = getattr(dataset, "source", type(dataset).__name__)
+        self.classes = getattr(dataset, "classes", None)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index):
+        image, label = self.dataset[self.indices[index]]
+        return (self.transform(image) if self.transform is not None else image), label

@@ -67,20 +67,28 @@ def _init_like_torchvision(model: nn.Module, family: str) -> None:
 
 class LeNet5(nn.Module):
     """LeNet-5 as the lectures write it in PyTorch: 28x28 grey input padded by 2 (LeNet's 32x32),
-    two 5x5 convolutions with 2x2 max pooling, dense layers 400-120-84-num_classes, ReLU."""
+    two 5x5 convolutions with 2x2 max pooling, dense layers 400-120-84-num_classes, ReLU.
 
-    def __init__(self, num_classes: int = 10, in_channels: int = 1):
+    `batch_norm=True` puts batch normalisation between each convolution or hidden dense layer and its
+    ReLU (BatchNorm2d after a convolution, BatchNorm1d after a dense layer), as notebook 09 teaches.
+    """
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 1, batch_norm: bool = False):
         super().__init__()
         _check_classes(num_classes)
+
+        def norm(kind, channels):
+            return [kind(channels)] if batch_norm else []
+
         self.features = nn.Sequential(
-            nn.Conv2d(in_channels, 6, kernel_size=5, padding=2), nn.ReLU(inplace=True),
+            nn.Conv2d(in_channels, 6, kernel_size=5, padding=2), *norm(nn.BatchNorm2d, 6), nn.ReLU(inplace=True),
             nn.MaxPool2d(kernel_size=2),
-            nn.Conv2d(6, 16, kernel_size=5), nn.ReLU(inplace=True),
+            nn.Conv2d(6, 16, kernel_size=5), *norm(nn.BatchNorm2d, 16), nn.ReLU(inplace=True),
             nn.MaxPool2d(kernel_size=2),
         )
         self.classifier = nn.Sequential(
-            nn.Linear(16 * 5 * 5, 120), nn.ReLU(inplace=True),
-            nn.Linear(120, 84), nn.ReLU(inplace=True),
+            nn.Linear(16 * 5 * 5, 120), *norm(nn.BatchNorm1d, 120), nn.ReLU(inplace=True),
+            nn.Linear(120, 84), *norm(nn.BatchNorm1d, 84), nn.ReLU(inplace=True),
             nn.Linear(84, num_classes),
         )
 

@@ -225,3 +225,27 @@ def test_every_shipped_photo_has_a_source_and_a_licence_in_the_images_readme():
         assert file in rows, f"images/README.md lists no source and licence for {file}"
         what, source, licence, used_in = rows[file]
         assert source and licence and used_in, f"images/README.md: fill every column for {file}"
+
+
+# ----------------------------------------------------------------------------- Transformed
+def test_transformed_draws_a_new_version_at_every_read_and_keeps_the_names():
+    base = data.PatternPatches(10, seed=0)
+    base.source = "patterns"
+    flips = data.Transformed(base, lambda image: torch.flip(image, dims=[2]) if torch.rand(()) < 0.5 else image,
+                             indices=[3, 5, 7])
+    assert len(flips) == 3 and flips.source == "patterns" and flips.classes == base.classes
+    image, label = base[5]
+    torch.manual_seed(0)
+    seen = {tuple(flips[1][0].flatten()[:8].tolist()) for _ in range(30)}
+    assert len(seen) == 2, "a random transform must be drawn again at each read"
+    assert flips[1][1] == label
+    assert torch.equal(data.Transformed(base)[5][0], image) and len(data.Transformed(base)) == 10
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"transform": "flip"}, "transform must be callable"),
+    ({"indices": [0, 10]}, "indices must lie in 0..9"),
+])
+def test_transformed_rejects_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        data.Transformed(data.PatternPatches(10, seed=0), **kwargs)

@@ -356,3 +356,19 @@ def test_densenet_starts_from_torchvision_s_statistics():
     for (name, a), (_, b) in zip(_weights(mine, nn.Conv2d), _weights(reference, nn.Conv2d), strict=True):
         assert a.weight.std().item() == pytest.approx(b.weight.std().item(), rel=0.15), name
     assert torch.equal(mine.classifier.bias, torch.zeros(1000))
+
+
+def test_lenet5_with_batch_norm_normalises_before_each_relu():
+    plain, normed = models.LeNet5(), models.LeNet5(batch_norm=True)
+    assert _count(normed) - _count(plain) == 2 * (6 + 16 + 120 + 84)  # a scale and a shift per channel or unit
+    for block in (normed.features, normed.classifier):
+        for i, layer in enumerate(block):
+            if isinstance(layer, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                assert isinstance(block[i - 1], (nn.Conv2d, nn.Linear)) and isinstance(block[i + 1], nn.ReLU)
+    norms = [(type(m).__name__, m.num_features) for m in normed.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))]
+    assert norms == [("BatchNorm2d", 6), ("BatchNorm2d", 16), ("BatchNorm1d", 120), ("BatchNorm1d", 84)]
+    assert normed.eval()(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    assert [name for name, _ in plain.named_parameters()] == ["features.0.weight", "features.0.bias", "features.3.weight",
+                                                              "features.3.bias", "classifier.0.weight", "classifier.0.bias",
+                                                              "classifier.2.weight", "classifier.2.bias", "classifier.4.weight",
+                                                              "classifier.4.bias"]  # unchanged: checkpoints still load
