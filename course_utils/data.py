@@ -160,7 +160,9 @@ def _local_or_download(build, url: str, download: bool, root: Path):
 
 
 def _fallback_note(what: str, reason: str, fallback: str) -> None:
-    print(f"Could not get {what} ({reason}); using {fallback} instead.")
+    place = settings.distributed()
+    if place is None or place.rank == 0:  # one line per run, not one per process of a torchrun job
+        print(f"Could not get {what} ({reason}); using {fallback} instead.")
 
 
 # ----------------------------------------------------------------------------- MNIST

@@ -1,7 +1,8 @@
 """Training and evaluation loops with progress bars, live curves and resumable checkpoints.
 
 Taught in notebooks/06_training_lenet_mnist.ipynb (the loop written out once by hand first) and
-used in notebooks/07_training_dogs_vs_cats.ipynb.
+used in notebooks/07_training_dogs_vs_cats.ipynb. Under `torchrun` the same `fit` trains with
+DistributedDataParallel (notebooks/10_beyond_one_machine.ipynb; `python -m course_utils.train`).
 
 Checkpoints are written after every epoch, atomically (a temporary file, then a rename), and hold
 the model, the optimiser, the scheduler, the history and the random-number state. `fit` called
@@ -24,7 +25,8 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["History", "fit", "evaluate", "predict", "save_checkpoint", "load_checkpoint"]
+__all__ = ["History", "fit", "evaluate", "predict", "save_checkpoint", "load_checkpoint", "start_distributed",
+           "is_main_process"]
 
 
 @dataclass
@@ -139,6 +141,77 @@ def load_checkpoint(path, model: nn.Module, optimizer=None, scheduler=None, scal
     return int(state["epoch"]), History(list(state.get("history") or []))
 
 
+# ----------------------------------------------------------------------------- several processes
+def start_distributed(device=None):
+    """Join the process group of a run started by torchrun; return (Distributed, device), or (None, device)
+    when this process was not started by torchrun.
+
+    The backend is NCCL when the device is a GPU (each process takes the GPU of its LOCAL_RANK) and gloo
+    on the CPU. Calling it again in the same process reuses the group.
+    """
+    import torch.distributed as dist
+
+    from . import settings
+
+    place = settings.distributed()
+    if place is None:
+        return None, device
+    if not dist.is_available():
+        raise RuntimeError("this PyTorch build has no torch.distributed; run without torchrun")
+    kind = torch.device(device).type if device is not None else ("cuda" if torch.cuda.is_available() else "cpu")
+    if kind == "cuda":
+        device = torch.device("cuda", place.local_rank)
+        torch.cuda.set_device(device)
+    elif kind == "mps":
+        raise ValueError("device 'mps' cannot train with several processes (torch.distributed has no MPS backend); use cpu")
+    else:
+        device = torch.device(kind)
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if kind == "cuda" else "gloo")
+    return place, device
+
+
+def is_main_process() -> bool:
+    """True unless this is a process other than rank 0 of a distributed run: the one that prints and saves."""
+    import torch.distributed as dist
+
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+
+
+def _sharded(loader, place, shuffle: bool | None = None):
+    """The same DataLoader, but each process reads its own share of the examples: a DistributedSampler
+    for training (every process gets the same number of batches, as DDP needs), a plain every-n-th
+    slice for evaluation (no example counted twice)."""
+    from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Subset
+
+    if shuffle is None:  # evaluation
+        dataset = Subset(loader.dataset, range(place.rank, len(loader.dataset), place.world_size))
+        sampler = None
+    else:
+        dataset = loader.dataset
+        sampler = DistributedSampler(dataset, num_replicas=place.world_size, rank=place.rank,
+                                     shuffle=isinstance(loader.sampler, RandomSampler), drop_last=False)
+    return DataLoader(dataset, batch_size=loader.batch_size, sampler=sampler, num_workers=loader.num_workers,
+                      collate_fn=loader.collate_fn, pin_memory=loader.pin_memory, drop_last=loader.drop_last)
+
+
+def _backend() -> str:
+    import torch.distributed as dist
+
+    return dist.get_backend() if dist.is_available() and dist.is_initialized() else "none"
+
+
+def _summed(values: list[float], device) -> list[float]:
+    """Sums of `values` over all processes (the values themselves in a single process)."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return values
+    tensor = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(tensor)
+    return tensor.tolist()
+
+
 # ----------------------------------------------------------------------------- loops
 def _in_notebook() -> bool:
     """True in a Jupyter kernel: JupyterLab's shell, or a subclass of it such as Colab's."""
@@ -179,6 +252,7 @@ def evaluate(model: nn.Module, loader, device=None, loss_fn: Callable | None = N
             total_loss += loss_fn(outputs, targets).item() * len(targets)
             correct += (outputs.argmax(dim=1) == targets).sum().item()
             count += len(targets)
+    total_loss, correct, count = _summed([total_loss, correct, count], device)  # over all processes, if several
     if count == 0:
         raise ValueError("loader is empty: evaluate needs at least one batch")
     return {"loss": total_loss / count, "accuracy": correct / count}
@@ -243,6 +317,7 @@ def fit(
     live: bool | None = None,
     amp: bool = True,
     aux_weight: float = 0.3,
+    distributed: bool | None = None,
 ) -> History:
     """Train `model` for `epochs` epochs and return its History.
 
@@ -253,13 +328,28 @@ def fit(
     Progress bars show each epoch; `live` curves are drawn in a notebook (default: when running in one).
     Mixed precision is used on CUDA when `amp`. A NaN loss stops training with an error; Ctrl-C stops it
     and returns the history so far, the checkpoint keeping the last finished epoch.
+
+    Started by `torchrun` (or with `distributed=True`), each process trains a DistributedDataParallel copy
+    of the model on its own share of every epoch (a DistributedSampler, reshuffled each epoch), so the
+    effective batch is the number of processes times the loader's batch size; the gradients are averaged
+    across processes at every step. Losses and accuracies are summed over all processes, and only rank 0
+    prints and writes the checkpoint, which holds the plain model: it resumes with any number of
+    processes, one included. `distributed=False` ignores torchrun's settings.
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
     if not lr > 0:
         raise ValueError(f"lr must be positive, got {lr!r}")
     scheduler_step = _scheduler_step(scheduler, scheduler_step)
+    place = None
+    if distributed is not False:
+        place, device = start_distributed(device)
+        if distributed and place is None:
+            raise ValueError("distributed=True needs a run started by torchrun (RANK and WORLD_SIZE are not set); "
+                             "start it with `torchrun --nproc_per_node=N ...` or leave distributed=None")
     device = torch.device(device) if device is not None else next(model.parameters()).device
+    main = place is None or place.rank == 0
+    progress = progress and main
     model.to(device)
     optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
     loss_fn = loss_fn or nn.CrossEntropyLoss()
@@ -269,12 +359,28 @@ def fit(
     if checkpoint is not None and Path(checkpoint).is_file():
         start, history = load_checkpoint(checkpoint, model, optimizer, scheduler, scaler)
         if start >= epochs:
-            print(f"Checkpoint {Path(checkpoint).name} already holds {start} epochs; nothing to train.")
+            if main:
+                print(f"Checkpoint {Path(checkpoint).name} already holds {start} epochs; nothing to train.")
             return history
-        print(f"Resuming from {Path(checkpoint).name}: {start} epoch(s) done, training epochs {start + 1} to {epochs}.")
-    live_plot = _LivePlot() if (live if live is not None else _in_notebook()) else None
+        if main:
+            print(f"Resuming from {Path(checkpoint).name}: {start} epoch(s) done, training epochs {start + 1} to {epochs}.")
+    network = model
+    if place is not None:
+        from torch.nn.parallel import DistributedDataParallel
+
+        # Wrapping copies rank 0's weights to every process; each backward pass then averages the gradients.
+        network = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        train_loader = _sharded(train_loader, place, shuffle=True)
+        val_loader = None if val_loader is None else _sharded(val_loader, place)
+        if main:
+            print(f"Training on {place.world_size} processes ({_backend()}): {train_loader.batch_size} examples per "
+                  f"process and step, {place.world_size * train_loader.batch_size} in all.")
+    live_plot = _LivePlot() if main and (live if live is not None else _in_notebook()) else None
 
     for epoch in range(start + 1, epochs + 1):
+        sampler = getattr(train_loader, "sampler", None)  # a DataLoader's; any iterable of batches will do
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(epoch)  # a new shuffle each epoch, the same in every process
         model.train()
         began = time.perf_counter()
         loss_sum = torch.zeros((), device=device)
@@ -286,7 +392,7 @@ def fit(
                 inputs, targets = inputs.to(device, non_blocking=True), targets.to(device, non_blocking=True)
                 optimizer.zero_grad(set_to_none=True)
                 with torch.autocast(device_type=device.type, enabled=use_amp):
-                    loss, logits = _loss_of(model(inputs), targets, loss_fn, aux_weight)
+                    loss, logits = _loss_of(network(inputs), targets, loss_fn, aux_weight)
                 if not torch.isfinite(loss):
                     raise FloatingPointError(
                         f"the loss became {loss.item()} at epoch {epoch}, batch {step}; lower the learning rate "
@@ -312,18 +418,19 @@ def fit(
         finally:
             if hasattr(batches, "close"):
                 batches.close()
+        loss_total, correct_total, count = _summed([loss_sum.item(), correct.item(), count], device)
         if count == 0:
             raise ValueError("train_loader is empty: fit needs at least one batch")
         if scheduler is not None and scheduler_step == "epoch":
             scheduler.step()
-        row = {"epoch": epoch, "train_loss": loss_sum.item() / count, "train_accuracy": correct.item() / count,
+        row = {"epoch": epoch, "train_loss": loss_total / count, "train_accuracy": correct_total / count,
                "val_loss": None, "val_accuracy": None}
         if val_loader is not None:
             result = evaluate(model, val_loader, device, loss_fn)
             row["val_loss"], row["val_accuracy"] = result["loss"], result["accuracy"]
         row["seconds"] = time.perf_counter() - began
         history.epochs.append(row)
-        if checkpoint is not None:
+        if checkpoint is not None and main:
             save_checkpoint(checkpoint, model, optimizer, scheduler, epoch, history, scaler)
         if progress:
             val = "" if row["val_accuracy"] is None else f", val loss {row['val_loss']:.4f}, val accuracy {row['val_accuracy']:.4f}"
