@@ -60,11 +60,12 @@ notebooks: $(STAMP)
 slides: $(STAMP)
 	$(BIN)/python -m tools.slides $(if $(SMOKE),--smoke) $(NAMES)
 
-# Time every notebook in smoke and full mode, one conv layer three ways, and LeNet's training;
-# the tables go to BENCHMARKS.md.
+# Time every notebook in smoke and full mode, one conv layer three ways, LeNet's training, and
+# 2 training processes against 1; the tables go to BENCHMARKS.md.
 benchmark: $(STAMP)
 	$(BIN)/python -m benchmarks.conv_speed
 	$(BIN)/python -m benchmarks.training_speed
+	$(BIN)/python -m benchmarks.distributed_speed
 	$(BIN)/python -m benchmarks.time_notebooks $(NAMES)
 
 clean:

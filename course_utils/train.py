@@ -19,6 +19,7 @@ import json
 from pathlib import Path
 
 import torch
+import torch.distributed
 from torch.utils.data import DataLoader, Subset
 
 from . import data, models, settings, training
@@ -100,7 +101,12 @@ def main(argv: list[str] | None = None) -> training.History:
     world = place.world_size if place is not None else 1
     main_process = place is None or place.rank == 0  # the one that prints and writes
     seed_everything(args.seed)
+    first_on_machine = place is None or place.local_rank == 0
+    if not first_on_machine:
+        torch.distributed.barrier()  # wait until this machine's first process has downloaded the data
     train_set, val_set = datasets(args)
+    if place is not None and first_on_machine:
+        torch.distributed.barrier()
     source = getattr(getattr(train_set, "dataset", train_set), "source", args.data)
     model = MODELS[args.model][0](2 if args.data == "cats-vs-dogs" else 10)
     lr = args.lr * world if args.scale_lr else args.lr
@@ -117,11 +123,8 @@ def main(argv: list[str] | None = None) -> training.History:
         history = training.fit(model, train_loader, val_loader, epochs=args.epochs, optimizer=optimizer, device=device,
                                checkpoint=args.checkpoint, live=False)
     finally:
-        if place is not None:
-            import torch.distributed as dist
-
-            if dist.is_initialized():
-                dist.destroy_process_group()
+        if place is not None and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
     if args.history is not None and main_process:
         args.history.parent.mkdir(parents=True, exist_ok=True)
         args.history.write_text(json.dumps({"processes": world, "epochs": history.epochs}, indent=1))
