@@ -82,9 +82,9 @@ def main() -> int:
         f"On this CPU the two processes share the same {os.cpu_count()} cores that one process already uses through its "
         "threads, and every step adds an all-reduce of the gradients, so a speed-up near 1x (or below) is what "
         "to expect: this row shows the overhead, not the gain. On GPUs each process drives its own GPU, the "
-        "all-reduce runs over NVLink or PCIe with NCCL, and a network of ResNet's size typically trains close to "
+        "all-reduce runs over NVLink or PCIe with NCCL, and a network of ResNet's size should train close to "
         "N times faster on N GPUs of one machine when the per-GPU batch stays the same; small networks and small "
-        "batches scale worse because the all-reduce then costs as much as the computation.",
+        "batches scale worse because the all-reduce then costs as much as the computation (not measured here: no GPU on this machine).",
     ]
     write_section("\n".join(lines), START, END)
     print("wrote BENCHMARKS.md")

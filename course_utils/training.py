@@ -160,6 +160,10 @@ def start_distributed(device=None):
         raise RuntimeError("this PyTorch build has no torch.distributed; run without torchrun")
     kind = torch.device(device).type if device is not None else ("cuda" if torch.cuda.is_available() else "cpu")
     if kind == "cuda":
+        if place.local_rank >= torch.cuda.device_count():
+            raise ValueError(f"process LOCAL_RANK={place.local_rank} has no GPU of its own: this machine has "
+                             f"{torch.cuda.device_count()}; start at most that many processes per machine "
+                             "(--nproc_per_node=gpu), or train on the CPU (--device cpu)")
         device = torch.device("cuda", place.local_rank)
         torch.cuda.set_device(device)
     elif kind == "mps":
@@ -184,6 +188,9 @@ def _sharded(loader, place, shuffle: bool | None = None):
     slice for evaluation (no example counted twice)."""
     from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Subset
 
+    if not isinstance(loader, DataLoader):
+        raise ValueError(f"with several processes the loaders must be torch DataLoaders (fit gives each process its "
+                         f"share of the dataset), got {type(loader).__name__}")
     if shuffle is None:  # evaluation
         dataset = Subset(loader.dataset, range(place.rank, len(loader.dataset), place.world_size))
         sampler = None

@@ -200,3 +200,19 @@ def test_bad_torchrun_variables_are_named(monkeypatch, variables, message):
         monkeypatch.setenv(name, value)
     with pytest.raises(ValueError, match=message):
         settings.distributed()
+
+
+def test_more_processes_than_gpus_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(ValueError, match="LOCAL_RANK=1 has no GPU of its own: this machine has 1"):
+        training.start_distributed("cuda")
+
+
+def test_processes_need_dataloaders():
+    from course_utils.settings import Distributed
+
+    with pytest.raises(ValueError, match="must be torch DataLoaders"):
+        training._sharded([(torch.zeros(1), torch.zeros(1))], Distributed(0, 0, 2), shuffle=True)
