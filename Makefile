@@ -16,7 +16,7 @@ LAB_ARGS ?=
 # JupyterLab refuses to run as root (containers, some lab machines) unless told it may.
 ROOT_ARGS := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 
-.PHONY: install lab test browser-test sync-notebooks notebooks slides benchmark clean
+.PHONY: install lab present test browser-test sync-notebooks notebooks slides benchmark clean
 
 install: $(STAMP)
 
@@ -36,6 +36,16 @@ $(LAB_STAMP): pyproject.toml $(CONSTRAINTS)
 
 lab: $(LAB_STAMP)
 	$(BIN)/jupyter lab --notebook-dir=notebooks $(ROOT_ARGS) $(LAB_ARGS)
+
+# Present one notebook live: JupyterLab opens it in a workspace of its own; Run > Run All Cells, then the
+# deck button of the notebook's toolbar (jupyterlab-slideshow) shows it as slides with live widgets.
+PRESENT_URL = /lab/workspaces/present-$(NAME)/tree/$(NAME).ipynb?reset
+present: $(LAB_STAMP)
+	@test -n "$(NAME)" -a -f "notebooks/$(NAME).ipynb" || { echo "usage: make present NAME=02_convolution_by_hand; the notebooks:"; \
+		ls notebooks | sed -n 's/\.ipynb$$//p'; exit 2; }
+	@echo "In JupyterLab: Run > Run All Cells, then the deck button at the right of the notebook toolbar."
+	@echo "Arrows or space move; Shift+Enter runs a cell and moves on; the deck button again leaves the slides."
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(ROOT_ARGS) '--LabApp.default_url=$(PRESENT_URL)' $(LAB_ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

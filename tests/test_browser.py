@@ -68,12 +68,17 @@ def lab(tmp_path_factory):
     for notebook in (ROOT / "notebooks").glob("*.ipynb"):
         shutil.copy(notebook, folder)
     _write_gallery(folder)
+    news = folder / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    news.parent.mkdir(parents=True)
+    news.write_text('{"fetchNews": "false"}')  # no question about JupyterLab's news over the slides
     port, token = _free_port(), "course-browser-test"
     env = {**os.environ, "COURSE_SMOKE": "1", "COURSE_OFFLINE": "1"}
     log = open(folder / "lab.log", "w")
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
-         f"--IdentityProvider.token={token}", "--allow-root", f"--ServerApp.root_dir={folder}", "--LabApp.news_url="],
+         f"--IdentityProvider.token={token}", "--allow-root", f"--ServerApp.root_dir={folder}", "--LabApp.news_url=",
+         # settings and workspaces of its own: nothing read from, or left in, the user's JupyterLab settings
+         f"--LabApp.user_settings_dir={folder / 'settings'}", f"--LabApp.workspaces_dir={folder / 'workspaces'}"],
         stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
         for _ in range(120):
@@ -94,6 +99,13 @@ def lab(tmp_path_factory):
 def _url(base: str, token: str, name: str) -> str:
     """A workspace of its own for each notebook, reset, so that no other notebook is open beside it."""
     return f"{base}/lab/workspaces/{name.removesuffix('.ipynb')}/tree/{name}?reset&token={token}"
+
+
+def _present_url(base: str, token: str, name: str) -> str:
+    """The address `make present NAME=...` opens (read from the Makefile, so that both stay the same)."""
+    match = re.search(r"^PRESENT_URL = (\S+)$", (ROOT / "Makefile").read_text(), flags=re.M)
+    assert match, "the Makefile no longer defines PRESENT_URL"
+    return f"{base}{match.group(1).replace('$(NAME)', name)}&token={token}"
 
 
 def _run_all(page, url: str) -> None:
@@ -130,7 +142,7 @@ def test_setup_notebook_runs_in_jupyterlab(lab, browser):
     assert _errors(page) == []
     commands = page.evaluate("() => [...document.querySelectorAll('.jp-NotebookPanel-toolbar [data-command]')]"
                              ".map(e => e.getAttribute('data-command'))")
-    assert any("rise" in command.lower() for command in commands), f"no slideshow button in the toolbar: {commands}"
+    assert "deck:toggle" in commands, f"no slideshow (deck) button in the toolbar: {commands}"
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "00_setup.png"))
     page.close()
@@ -192,3 +204,38 @@ def test_widgets_render_and_respond(gallery, name):
     assert after != before, f"{name} ({WIDGETS[name][0]}): moving the slider did not redraw the figure"
     ARTIFACTS.mkdir(exist_ok=True)
     widget.screenshot(path=str(ARTIFACTS / f"{WIDGETS[name][0]}_widget.png"))
+
+
+def _visible(element) -> bool:
+    """Shown on the screen: rendered, not hidden by the slideshow, and inside the 1280x720 viewport."""
+    return element.evaluate("""e => { const r = e.getBoundingClientRect();
+        return e.checkVisibility({visibilityProperty: true}) && r.width > 0 && r.top >= 0 && r.bottom <= innerHeight; }""")
+
+
+def test_live_slideshow_shows_working_widgets(lab, browser):
+    """Notebook 02 presented live as `make present` opens it: the stepper slide shows the dropdown and the
+    sliders as controls, and moving a slider redraws the figure (jupyterlab-slideshow, inside JupyterLab)."""
+    base, token = lab
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    _run_all(page, _present_url(base, token, "02_convolution_by_hand"))
+    assert _errors(page) == []
+    cell = page.query_selector(".jp-CodeCell:has(.widget-slider)")
+    cell.scroll_into_view_if_needed()
+    cell.query_selector(".jp-InputPrompt").click()  # the stepper's cell is the current one: the deck opens there
+    page.click("[data-command='deck:toggle']")
+    page.wait_for_selector("body[data-jp-deck-mode='presenting']", state="attached", timeout=20_000)
+    heading = page.wait_for_selector("h2:has-text('Step through it yourself')", state="visible", timeout=20_000)
+    dropdown, slider = cell.query_selector(".widget-dropdown select"), cell.query_selector(".widget-slider")
+    assert _visible(heading) and _visible(dropdown) and _visible(slider), "the stepper slide does not show its controls"
+    figure = cell.query_selector(".widget-vbox img")
+    before = figure.get_attribute("src")
+    slider.query_selector("[role=slider], .noUi-handle").focus()
+    page.keyboard.press("ArrowRight")
+    deadline = time.time() + 30
+    while time.time() < deadline and cell.query_selector(".widget-vbox img").get_attribute("src") == before:
+        time.sleep(0.5)
+    assert cell.query_selector(".widget-vbox img").get_attribute("src") != before, "moving the slider did not redraw"
+    assert _visible(slider), "the slide moved on when the slider was used"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "present_02_convolution_by_hand_stepper.png"))
+    page.close()
