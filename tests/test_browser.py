@@ -2,10 +2,11 @@
 what a person would see: no error output, the widgets' sliders rendered, and moving a slider
 redraws the figure. Screenshots are saved in test-artifacts/.
 
-The notebooks themselves run under nbval; here the browser's part is checked: the setup notebook run
-in JupyterLab, and every interactive widget the notebooks use, built as the notebook builds it (the
-same call) in one small gallery notebook, so that the slow cells before them (training, pretrained
-models) are not run a second time. A test checks the gallery holds every widget a notebook calls.
+The notebooks themselves run under nbval; here the browser's part is checked: every interactive widget
+the notebooks use, built as the notebook builds it (the same call) in one small gallery notebook, so
+that the slow cells before them (training, pretrained models) are not run a second time (a test
+checks the gallery holds every widget a notebook calls); and notebook 02 run in JupyterLab and
+presented live, as `make present` opens it, with its widgets working on the slides.
 
 Needs Debian's Chromium (/usr/bin/chromium) and the playwright package; `make browser-test`
 installs both and runs these tests. Without them the tests are skipped, and say so.
@@ -135,19 +136,6 @@ def _errors(page) -> list[str]:
     return [e.inner_text()[:300] for e in page.query_selector_all("[data-mime-type='application/vnd.jupyter.error']")]
 
 
-def test_setup_notebook_runs_in_jupyterlab(lab, browser):
-    base, token = lab
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    _run_all(page, _url(base, token, "00_setup.ipynb"))
-    assert _errors(page) == []
-    commands = page.evaluate("() => [...document.querySelectorAll('.jp-NotebookPanel-toolbar [data-command]')]"
-                             ".map(e => e.getAttribute('data-command'))")
-    assert "deck:toggle" in commands, f"no slideshow (deck) button in the toolbar: {commands}"
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "00_setup.png"))
-    page.close()
-
-
 def test_the_gallery_holds_every_widget_a_notebook_calls():
     called = {}
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
@@ -222,7 +210,9 @@ def test_live_slideshow_shows_working_widgets(lab, browser):
     cell = page.query_selector(".jp-CodeCell:has(.widget-slider)")
     cell.scroll_into_view_if_needed()
     cell.query_selector(".jp-InputPrompt").click()  # the stepper's cell is the current one: the deck opens there
-    page.click("[data-command='deck:toggle']")
+    deck = page.query_selector(".jp-NotebookPanel-toolbar [data-command='deck:toggle']")
+    assert deck is not None, "no slideshow (deck) button in the notebook's toolbar: is jupyterlab-slideshow installed?"
+    deck.click()
     page.wait_for_selector("body[data-jp-deck-mode='presenting']", state="attached", timeout=20_000)
     heading = page.wait_for_selector("h2:has-text('Step through it yourself')", state="visible", timeout=20_000)
     dropdown, slider = cell.query_selector(".widget-dropdown select"), cell.query_selector(".widget-slider")

@@ -181,7 +181,7 @@ def _slide_cells(path: Path) -> int:
 
 def _open_offline(browser, page_path: Path):
     """Open a slideshow from the disk with the network off; return the page and what went wrong."""
-    context = browser.new_context(offline=True, viewport={"width": 1280, "height": 800})
+    context = browser.new_context(offline=True, viewport={"width": 1280, "height": 720})  # a projector's size
     page = context.new_page()
     trouble = {"remote": [], "failed": [], "errors": []}
 
@@ -203,13 +203,67 @@ def _open_offline(browser, page_path: Path):
     return context, page, trouble
 
 
+# Every slide and subslide, shown in turn, is checked for what does not fit: an element outside the
+# slide (unless a scrolling box of the slide holds it), or content cut off by a box that hides its
+# overflow (MathJax's own boxes aside). A slide too tall even when shrunk scrolls inside itself, which
+# counts as fitting. One call walks the whole slideshow in the page: (slide, title, what) per problem.
+WALK = """async () => {
+  Reveal.configure({transition: 'none', backgroundTransition: 'none'});
+  const idle = () => new Promise(done => MathJax.Hub.Queue(done));  // after the formulas are drawn
+  const canvas = () => document.querySelector('.reveal .slides').getBoundingClientRect();
+  const tol = 2, problems = [];
+  const check = slide => {
+    const c = canvas();
+    const outside = r => r.bottom > c.bottom + tol || r.right > c.right + tol || r.left < c.left - tol || r.top < c.top - tol;
+    const scrollingBox = e => {  // the outermost box of the slide that scrolls and holds e
+      let box = null;
+      for (let a = e.parentElement; a && a !== slide.parentElement; a = a.parentElement) {
+        if (['auto', 'scroll'].includes(getComputedStyle(a).overflowY)) box = a;
+      }
+      return box;
+    };
+    for (const e of [slide, ...slide.querySelectorAll('*')]) {
+      if (e.parentElement && e.parentElement.closest('.MathJax, .MathJax_Display, .MathJax_Preview')) continue;
+      const r = e.getBoundingClientRect();
+      if (r.width === 0 || r.height === 0 || !e.checkVisibility({visibilityProperty: true})) continue;
+      const what = `<${e.tagName.toLowerCase()}> "${(e.innerText || '').trim().slice(0, 50).replace(/\\s+/g, ' ')}"`;
+      if (e.scrollWidth > e.clientWidth + tol || e.scrollHeight > e.clientHeight + tol) {
+        const style = getComputedStyle(e);
+        if (e.scrollWidth > e.clientWidth + tol && style.overflowX === 'hidden'
+            || e.scrollHeight > e.clientHeight + tol && style.overflowY === 'hidden') return 'cut off: ' + what;
+      }
+      if (outside(r)) {
+        const box = e === slide ? null : scrollingBox(e);
+        if (!box || outside(box.getBoundingClientRect())) return 'outside the slide: ' + what;
+      }
+    }
+    return null;
+  };
+  await document.fonts.ready;
+  const stacks = Reveal.getHorizontalSlides().map(s => s.querySelectorAll(':scope > section').length || 1);
+  for (let h = 0; h < stacks.length; h++) {
+    for (let v = 0; v < stacks[h]; v++) {
+      Reveal.slide(h, v);
+      const slide = Reveal.getCurrentSlide();
+      if (slide.querySelector('script[type^="math/tex"]')) await idle();  // a slide with formulas: wait for them
+      const found = check(slide);
+      if (found) {
+        const title = (slide.querySelector('h1, h2, h3') || {}).textContent || 'untitled';
+        problems.push(`slide ${h + 1}.${v + 1} (${title.trim().slice(0, 40)}): ${found}`);
+      }
+    }
+  }
+  return problems;
+}"""
+
+
 # MathJax 2 tests whether web fonts load with a font whose address is about:blank; Chromium refuses it
 # on a page opened from the disk. That refusal is the one message allowed: nothing is missing.
 MATHJAX_FONT_PROBE = "about:blank"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_slideshow_opens_with_no_network(exported, browser, path):
+def test_slideshow_opens_with_no_network_and_fits_the_screen(exported, browser, path):
     context, page, trouble = _open_offline(browser, exported / f"{path.stem}.slides.html")
     try:
         assert page.evaluate("Reveal.getHorizontalSlides().length") == _slide_cells(path)
@@ -224,6 +278,12 @@ def test_slideshow_opens_with_no_network(exported, browser, path):
         assert trouble["remote"] == [], "the slideshow asked the network for something"
         assert [u for u in trouble["failed"] if u != MATHJAX_FONT_PROBE] == []
         assert [e for e in trouble["errors"] if MATHJAX_FONT_PROBE not in e] == []
+        overflowing = page.evaluate(WALK)
+        page.evaluate("Reveal.slide(0, 0)")
+        page.wait_for_function("MathJax.Hub.queue.pending === 0", timeout=30_000)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"slides_{path.stem}_title.png"))
+        assert overflowing == [], f"{path.stem}: content outside the 1280x720 screen on " + "; ".join(overflowing)
     finally:
         context.close()
 
