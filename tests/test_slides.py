@@ -209,7 +209,7 @@ def _open_offline(browser, page_path: Path):
 # counts as fitting. One call walks the whole slideshow in the page: (slide, title, what) per problem.
 WALK = """async () => {
   Reveal.configure({transition: 'none', backgroundTransition: 'none'});
-  const idle = () => new Promise(done => MathJax.Hub.Queue(done));  // after the formulas are drawn
+  const idle = () => new Promise(done => MathJax.Hub.Queue(done));  // after the formulas are drawn and refitted
   const canvas = () => document.querySelector('.reveal .slides').getBoundingClientRect();
   const tol = 2, problems = [];
   const check = slide => {
@@ -267,7 +267,7 @@ def test_slideshow_opens_with_no_network_and_fits_the_screen(exported, browser, 
     context, page, trouble = _open_offline(browser, exported / f"{path.stem}.slides.html")
     try:
         assert page.evaluate("Reveal.getHorizontalSlides().length") == _slide_cells(path)
-        page.evaluate("Reveal.slide(1)")  # MathJax typesets a slide when it is shown
+        page.evaluate("Reveal.slide(1)")
         page.wait_for_function("MathJax.Hub.queue.pending === 0", timeout=30_000)
         assert page.evaluate("document.querySelectorAll('.MathJax_Error, .merror').length") == 0
         formulas = page.evaluate("document.querySelectorAll('script[type^=\"math/tex\"]').length")
