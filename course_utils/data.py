@@ -442,7 +442,6 @@ class PatternPatches:
         return (image - self.MEAN) / self.STD, int(self.labels[self._index(index)])
 
 
-
 # ----------------------------------------------------------------------------- augmentation
 class Transformed:
     """A dataset seen through `transform`, applied to each image when it is read (so a random
