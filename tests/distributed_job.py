@@ -35,8 +35,8 @@ def run(batch_size: int, epochs: int, checkpoint, lr: float = 0.1) -> training.H
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("--batch-size", type=int, required=True)
-    parser.add_argument("--epochs", type=int, required=True)
-    parser.add_argument("--checkpoint", required=True)
-    args = parser.parse_args()
-    run(args.batch_size, args.epochs, args.checkpoint)
+    parser.add_argument("--train", action="append", required=True, metavar="BATCH:EPOCHS:CHECKPOINT",
+                        help="one training run; several run one after the other in the same processes")
+    for spec in parser.parse_args().train:
+        batch_size, epochs, checkpoint = spec.split(":", 2)
+        run(int(batch_size), int(epochs), checkpoint)

@@ -8,7 +8,9 @@
 - `python -m course_utils.train` and `settings.distributed` (torchrun's variables), without processes.
 """
 
+import contextlib
 import importlib.util
+import io
 import json
 import os
 import shutil
@@ -57,17 +59,24 @@ def _same(a, b, atol=1e-6):
 
 
 @pytest.fixture(scope="module")
-def two_then_one(tmp_path_factory):
-    """Two processes (batch 8) train 2 epochs; one process (batch 16) trains the same 2 epochs."""
+def runs(tmp_path_factory):
+    """The runs the tests compare, with one start of torchrun for the two 2-process ones:
+    one.pt: 1 process, batch 16, 2 epochs;  two.pt: 2 processes, batch 8, 2 epochs (from scratch);
+    one_then_two.pt: one.pt resumed by 2 processes for a 3rd epoch;  two_then_one.pt: two.pt resumed by 1."""
     folder = tmp_path_factory.mktemp("ddp")
-    started = _torchrun("--batch-size", 8, "--epochs", 2, "--checkpoint", folder / "two.pt")
-    job.run(batch_size=16, epochs=2, checkpoint=folder / "one.pt")  # meanwhile, in this process
+    job.run(batch_size=16, epochs=2, checkpoint=folder / "one.pt")
+    shutil.copy(folder / "one.pt", folder / "one_then_two.pt")
+    started = _torchrun("--train", f"8:2:{folder / 'two.pt'}", "--train", f"8:3:{folder / 'one_then_two.pt'}")
     output = _finish(started)
-    return folder, output
+    shutil.copy(folder / "two.pt", folder / "two_then_one.pt")
+    resumed = io.StringIO()
+    with contextlib.redirect_stdout(resumed):
+        job.run(batch_size=16, epochs=3, checkpoint=folder / "two_then_one.pt")
+    return folder, output, resumed.getvalue()
 
 
-def test_two_processes_average_the_gradients_like_one_process_with_the_combined_batch(two_then_one):
-    folder, output = two_then_one
+def test_two_processes_average_the_gradients_like_one_process_with_the_combined_batch(runs):
+    folder, output, _ = runs
     assert "Training on 2 processes (gloo): 8 examples per process and step, 16 in all." in output
     epochs_two, history_two, two = _weights(folder / "two.pt")
     epochs_one, history_one, one = _weights(folder / "one.pt")
@@ -80,15 +89,10 @@ def test_two_processes_average_the_gradients_like_one_process_with_the_combined_
     assert not _same(_weights(folder / "one_small.pt")[2], one), "the control should differ: twice the steps, half the batch"
 
 
-def test_checkpoints_resume_with_another_number_of_processes(two_then_one, capsys):
-    folder, _ = two_then_one
-    shutil.copy(folder / "two.pt", folder / "two_then_one.pt")
-    shutil.copy(folder / "one.pt", folder / "one_then_two.pt")
-    started = _torchrun("--batch-size", 8, "--epochs", 3, "--checkpoint", folder / "one_then_two.pt")
-    job.run(batch_size=16, epochs=3, checkpoint=folder / "two_then_one.pt")
-    assert "Resuming from two_then_one.pt: 2 epoch(s) done, training epochs 3 to 3." in capsys.readouterr().out
-    output = _finish(started)
-    assert "Resuming from one_then_two.pt: 2 epoch(s) done" in output
+def test_checkpoints_resume_with_another_number_of_processes(runs):
+    folder, output, resumed = runs
+    assert "Resuming from one_then_two.pt: 2 epoch(s) done, training epochs 3 to 3." in output
+    assert "Resuming from two_then_one.pt: 2 epoch(s) done, training epochs 3 to 3." in resumed
     epochs_a, history_a, a = _weights(folder / "two_then_one.pt")
     epochs_b, history_b, b = _weights(folder / "one_then_two.pt")
     assert epochs_a == epochs_b == 3 and len(history_a) == len(history_b) == 3
@@ -122,7 +126,7 @@ def _rank_of(pid: int) -> int | None:
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the worker processes through /proc (Linux)")
 def test_a_killed_process_stops_the_run_with_an_error_and_the_checkpoint_still_loads(tmp_path):
     checkpoint = tmp_path / "run.pt"
-    started = _torchrun("--batch-size", 8, "--epochs", 100_000, "--checkpoint", checkpoint)
+    started = _torchrun("--train", f"8:100000:{checkpoint}")
     try:
         deadline = time.time() + 90
         while not checkpoint.exists() and time.time() < deadline and started.poll() is None:
