@@ -36,7 +36,7 @@ EPOCHS = 3
 
 
 def run(arguments: list[str], batch: int, processes: int, folder: Path) -> tuple[float, float, str]:
-    """(seconds of the last epoch, wall seconds of the command, data source line)."""
+    """(seconds of the last epoch, wall seconds of the command, the data it trained on)."""
     history = folder / f"history_{processes}.json"
     command = [sys.executable, "-m", "course_utils.train", *arguments, "--epochs", str(EPOCHS),
                "--batch-size", str(batch // processes), "--history", str(history)]
@@ -48,9 +48,8 @@ def run(arguments: list[str], batch: int, processes: int, folder: Path) -> tuple
     wall = time.perf_counter() - start
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
-    first = next(line for line in result.stdout.splitlines() if " on " in line and "examples" in line)
-    epochs = json.loads(history.read_text())["epochs"]
-    return epochs[-1]["seconds"], wall, first
+    written = json.loads(history.read_text())
+    return written["epochs"][-1]["seconds"], wall, written["data"]
 
 
 def main() -> int:
@@ -77,7 +76,7 @@ def main() -> int:
                      f"{one[0] / two[0]:.2f}x |")
     lines += [
         "",
-        "Data: " + "; ".join(sorted({row[2][2].split(": ")[0].split(" on ", 1)[1] for row in rows})) + ".",
+        "Data: " + "; ".join(sorted({row[2][2] for row in rows})) + ".",
         "",
         f"On this CPU the two processes share the same {os.cpu_count()} cores that one process already uses through its "
         "threads, and every step adds an all-reduce of the gradients, so a speed-up near 1x (or below) is what "

@@ -9,7 +9,7 @@ trains with DistributedDataParallel (gloo on CPUs, NCCL on GPUs, one GPU per pro
 are taught in notebooks/10_beyond_one_machine.ipynb.
 
 `--checkpoint FILE` saves every epoch and resumes from FILE when it exists, with any number of
-processes. `--history FILE` writes the per-epoch results as JSON (rank 0 only).
+processes. `--history FILE` writes the data's name and the per-epoch results as JSON (rank 0 only).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 import torch.distributed
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import DataLoader
 
 from . import data, models, settings, training
 from .device import get_device, seed_everything
@@ -86,9 +86,9 @@ def datasets(args):
     else:
         train = data.cats_vs_dogs(train=True, image_size=args.image_size, folder=args.data_folder)
         val = data.cats_vs_dogs(train=False, image_size=args.image_size, folder=args.data_folder)
-    if args.limit is not None:
-        train = Subset(train, range(min(args.limit, len(train))))
-        val = Subset(val, range(min(args.limit, len(val))))
+    if args.limit is not None:  # the first examples, keeping the name of the data (`source`)
+        train = data.Transformed(train, indices=range(min(args.limit, len(train))))
+        val = data.Transformed(val, indices=range(min(args.limit, len(val))))
     return train, val
 
 
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> training.History:
     train_set, val_set = datasets(args)
     if place is not None and first_on_machine:
         torch.distributed.barrier()
-    source = getattr(getattr(train_set, "dataset", train_set), "source", args.data)
+    source = getattr(train_set, "source", args.data)
     model = MODELS[args.model][0](2 if args.data == "cats-vs-dogs" else 10)
     lr = args.lr * world if args.scale_lr else args.lr
     if args.optimizer == "sgd":
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> training.History:
             torch.distributed.destroy_process_group()
     if args.history is not None and main_process:
         args.history.parent.mkdir(parents=True, exist_ok=True)
-        args.history.write_text(json.dumps({"processes": world, "epochs": history.epochs}, indent=1))
+        args.history.write_text(json.dumps({"processes": world, "data": source, "epochs": history.epochs}, indent=1))
     return history
 
 

@@ -25,8 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["History", "fit", "evaluate", "predict", "save_checkpoint", "load_checkpoint", "start_distributed",
-           "is_main_process"]
+__all__ = ["History", "fit", "evaluate", "predict", "save_checkpoint", "load_checkpoint", "start_distributed"]
 
 
 @dataclass
@@ -173,13 +172,6 @@ def start_distributed(device=None):
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if kind == "cuda" else "gloo")
     return place, device
-
-
-def is_main_process() -> bool:
-    """True unless this is a process other than rank 0 of a distributed run: the one that prints and saves."""
-    import torch.distributed as dist
-
-    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
 
 
 def _sharded(loader, place, shuffle: bool | None = None):

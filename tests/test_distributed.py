@@ -157,6 +157,7 @@ def test_train_command_trains_saves_and_resumes(tmp_path, monkeypatch, capsys):
     assert "offline fallback" in out and "Resuming from lenet.pt: 1 epoch(s) done" in out
     written = json.loads((tmp_path / "history.json").read_text())
     assert written["processes"] == 1 and [row["epoch"] for row in written["epochs"]] == [1, 2]
+    assert written["data"] == "scikit-learn digits resized to 28x28 (offline fallback)"
 
 
 @pytest.mark.parametrize("arguments, message", [
