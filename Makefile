@@ -16,13 +16,13 @@ LAB_ARGS ?=
 # JupyterLab refuses to run as root (containers, some lab machines) unless told it may.
 ROOT_ARGS := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 
-.PHONY: install lab present test browser-test sync-notebooks notebooks slides benchmark clean
+.PHONY: install lab present test browser-test sync-notebooks notebooks slides site student solutions grade benchmark clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install $(if $(CONSTRAINTS),--constraint $(CONSTRAINTS)) --editable '.[lab,test,slides]'
+	$(BIN)/python -m pip install $(if $(CONSTRAINTS),--constraint $(CONSTRAINTS)) --editable '.[lab,test,slides,site]'
 	@# Colab ships ipywidgets 7.7: a copy in a side folder lets the tests run the widgets under it too.
 	$(BIN)/python -m pip install --quiet --no-deps --upgrade --target $(VENV)/ipywidgets7 \
 		'ipywidgets==7.7.*' 'widgetsnbextension==3.6.*' 'jupyterlab_widgets==1.1.*' ipython_genutils
@@ -70,6 +70,27 @@ notebooks: $(STAMP)
 slides: $(STAMP)
 	$(BIN)/python -m tools.slides $(if $(SMOKE),--smoke) $(NAMES)
 
+# The course website in site/ (Sphinx, MyST-NB, the book theme), opened from the disk with no network:
+# README as home page, every notebook run in full mode as a chapter, exercises without solutions.
+# `make site SMOKE=1` runs them in smoke mode; `make site SOLUTIONS=1` publishes the solutions too.
+site: $(STAMP)
+	$(BIN)/python -m tools.site $(if $(SMOKE),--smoke) $(if $(SOLUTIONS),--solutions) $(NAMES)
+
+# The lecturer's editions: editions/student/ (solutions and outputs removed, checks kept) and
+# editions/solutions/ (the answer key).
+student: $(STAMP)
+	$(BIN)/python -m tools.editions student $(NAMES)
+
+solutions: $(STAMP)
+	$(BIN)/python -m tools.editions solutions $(NAMES)
+
+# Grade the notebooks students handed back: `make grade SUBMISSIONS=hand-ins` (one folder per student)
+# writes grades.csv with check()'s verdict for every exercise. TIME_LIMIT is seconds per notebook.
+TIME_LIMIT ?= 600
+grade: $(STAMP)
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder-with-one-folder-per-student"; exit 2; }
+	$(BIN)/python -m tools.grade "$(SUBMISSIONS)" --out grades.csv --time-limit $(TIME_LIMIT)
+
 # Time every notebook in smoke and full mode, one conv layer three ways, LeNet's training, and
 # 2 training processes against 1; the tables go to BENCHMARKS.md.
 benchmark: $(STAMP)
@@ -79,4 +100,4 @@ benchmark: $(STAMP)
 	$(BIN)/python -m benchmarks.time_notebooks $(NAMES)
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info slides
+	rm -rf $(VENV) .pytest_cache build *.egg-info slides site editions

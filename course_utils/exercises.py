@@ -2,6 +2,10 @@
 
 First used in notebooks/03_padding_stride_pooling.ipynb. The expected value is computed in the
 exercise cell (usually by a course_utils function), so no answer is printed unless asked for.
+
+Each verdict is also shown as a small JSON record under the media type `VERDICT_MIME` (JupyterLab
+and Colab show the text line and ignore it): the grading command (tools/grade.py) reads it from the
+notebook's outputs instead of parsing the text.
 """
 
 from __future__ import annotations
@@ -10,15 +14,18 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check", "Feedback"]
+__all__ = ["check", "Feedback", "VERDICT_MIME"]
+
+VERDICT_MIME = "application/vnd.cnn-course.verdict+json"
 
 
 class Feedback:
     """The verdict of `check`: true when the answer is right, shown as one line of text."""
 
-    def __init__(self, correct: bool, message: str):
+    def __init__(self, correct: bool, message: str, answered: bool = True):
         self.correct = correct
         self.message = message
+        self.answered = answered
 
     def __bool__(self) -> bool:
         return self.correct
@@ -28,6 +35,10 @@ class Feedback:
 
     def _repr_pretty_(self, printer, cycle) -> None:
         printer.text(self.message)
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        verdict = {"correct": self.correct, "answered": self.answered, "message": self.message}
+        return {"text/plain": self.message, VERDICT_MIME: verdict}
 
 
 def _as_array(value: Any) -> np.ndarray | None:
@@ -67,7 +78,7 @@ def check(answer: Any, expected: Any, hint: str = "", solution: str | None = Non
     adds the solution (or the expected value) to the feedback.
     """
     if answer is None or answer is Ellipsis:
-        return Feedback(False, "Not answered yet: replace None with your answer and run the cell again.")
+        return Feedback(False, "Not answered yet: replace None with your answer and run the cells again.", answered=False)
     correct, reason = _compare(answer, expected, rtol, atol)
     if correct:
         message = "Correct!"

@@ -33,7 +33,7 @@ def _pyproject():
 def pip_requirements() -> dict[str, str | None]:
     project = _pyproject()["project"]
     lines = list(project["dependencies"])
-    for extra in ("lab", "slides", "test"):
+    for extra in ("lab", "slides", "site", "test"):
         lines += project["optional-dependencies"][extra]
     found = {}
     for line in lines:
@@ -120,6 +120,6 @@ def test_make_lab_installs_the_lab_extra_only(tmp_path):
     assert len(installs) == 1 and installs[0].endswith("--editable '.[lab]'"), installs  # no test or slides extra
 
 
-def test_make_test_installs_the_test_and_slides_extras_too(tmp_path):
+def test_make_test_installs_the_test_slides_and_site_extras_too(tmp_path):
     installs = _make_dry_run("test", tmp_path)
-    assert any(line.endswith("--editable '.[lab,test,slides]'") for line in installs), installs
+    assert any(line.endswith("--editable '.[lab,test,slides,site]'") for line in installs), installs

@@ -42,3 +42,15 @@ def test_unanswered():
 def test_solution_only_when_asked():
     assert "Solution: 760" in repr(check(700, 760, show_solution=True))
     assert "Solution: 76 per filter" in repr(check(760, 760, solution="76 per filter", show_solution=True))
+
+
+def test_the_verdict_is_also_a_record_for_the_grading_command():
+    from IPython.core.formatters import DisplayFormatter
+
+    from course_utils.exercises import VERDICT_MIME
+
+    for feedback, correct, answered in ((check(3, 3), True, True), (check(2, 3, hint="add one"), False, True),
+                                        (check(None, 3), False, False)):
+        data, _ = DisplayFormatter().format(feedback)
+        assert data["text/plain"] == repr(feedback)
+        assert data[VERDICT_MIME] == {"correct": correct, "answered": answered, "message": repr(feedback)}

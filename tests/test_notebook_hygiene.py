@@ -11,6 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from tools import editions
 from tools import notebooks as nbtools
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,3 +139,46 @@ def test_readme_lists_no_missing_notebook():
 def test_notebooks_are_numbered_without_duplicates():
     numbers = [p.name[:2] for p in NOTEBOOKS]
     assert len(numbers) == len(set(numbers)), f"two notebooks share a number: {numbers}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+class TestExercises:
+    """Every exercise has a worked solution that a tool can find, and the student edition has none."""
+
+    def test_every_exercise_has_a_solution(self, path):
+        nb = _read(path)
+        found = editions.exercises(nb)
+        assert found, f"{path.name}: no exercise (a markdown cell starting **1.**) after '## Exercises'"
+        assert [e.number for e in found] == list(range(1, len(found) + 1)), f"{path.name}: exercises are not numbered 1, 2, ..."
+        for exercise in found:
+            assert exercise.solutions, f"{path.name}: exercise {exercise.number} has no cell tagged '{editions.SOLUTION_TAG}'"
+
+    def test_solutions_sit_with_their_exercise(self, path):
+        nb = _read(path)
+        inside = {i for e in editions.exercises(nb) for i in e.solutions}
+        tagged = {i for i, c in enumerate(nb.cells) if editions.is_solution(c)}
+        assert tagged == inside, f"{path.name}: cells {sorted(tagged - inside)} are tagged solution outside an exercise"
+
+    def test_checked_exercises_have_an_answer_cell_then_solution_then_check(self, path):
+        nb = _read(path)
+        for exercise in editions.exercises(nb):
+            if not exercise.checks:
+                continue
+            answer = [i for i in exercise.cells if nb.cells[i].cell_type == "code" and nb.cells[i].source == "answer = None"]
+            assert len(answer) == 1, f"{path.name}: exercise {exercise.number} needs one cell 'answer = None' for the student"
+            assert answer[0] < min(exercise.solutions) and max(exercise.solutions) < min(exercise.checks), \
+                f"{path.name}: exercise {exercise.number}: the answer cell, then the solution, then the check"
+            for index in exercise.checks:  # the solution is right: CI compares the stored "Correct!"
+                assert nbtools.is_checked(nb.cells[index]), f"{path.name}: check cell {index} must be tagged {nbtools.CHECK_TAG}"
+                assert nb.cells[index].outputs[0]["data"]["text/plain"] == "Correct!", f"{path.name}: cell {index}"
+
+    def test_the_student_edition_has_no_solution_and_keeps_the_checks(self, path):
+        nb = _read(path)
+        student = editions.student_edition(nb)
+        solutions = {nb.cells[i].source for e in editions.exercises(nb) for i in e.solutions}
+        assert not any(editions.is_solution(c) or c.source in solutions for c in student.cells)
+        assert not any(c.get("outputs") for c in student.cells), "the student edition stores outputs"
+        assert "colab.research.google.com" not in nbformat.writes(student), "the badge would open the notebook with solutions"
+        checks = [nb.cells[i].source for e in editions.exercises(nb) for i in e.checks]
+        assert [student.cells[i].source for e in editions.exercises(student) for i in e.checks] == checks
+        assert len(student.cells) == len(nb.cells) - len([c for c in nb.cells if editions.is_solution(c)])

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import nbformat
 
+from course_utils.exercises import VERDICT_MIME
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
@@ -129,7 +131,8 @@ def strip_notebook(nb) -> None:
             for output in cell.outputs:
                 if output.get("output_type") in ("execute_result", "display_data"):
                     output["metadata"] = {}
-                    output["data"] = {k: v for k, v in output.get("data", {}).items() if k == "text/plain"}
+                    # the text, and the verdict record of an exercise's check (course_utils.exercises)
+                    output["data"] = {k: v for k, v in output.get("data", {}).items() if k in ("text/plain", VERDICT_MIME)}
         else:
             cell.outputs = []
             cell.execution_count = None

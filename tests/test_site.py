@@ -1,0 +1,128 @@
+"""tools/site.py (`make site`): the course website builds offline and opens from the disk.
+
+One build of the home page and two chapters, run in smoke mode, is checked file by file (every
+internal link and anchor resolves, no page loads from the network, no solution is published) and
+then in headless Chromium with the network off: the maths is typeset and the figures are drawn.
+"""
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import nbformat
+import pytest
+
+from tools import editions, site
+from tools.notebooks import NOTEBOOKS
+
+pytest.importorskip("myst_nb")
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+CHAPTERS = ["00_setup", "03_padding_stride_pooling"]  # figures, formulas, exercises with solutions
+
+
+class Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.links, self.ids = [], set()
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if attrs.get("id"):
+            self.ids.add(attrs["id"])
+        for name in ("href", "src"):
+            if attrs.get(name) and not (tag == "link" and attrs.get("rel") in ("preconnect", "dns-prefetch")):
+                self.links.append(attrs[name])
+
+
+def _parse(page: Path) -> Links:
+    parser = Links()
+    parser.feed(page.read_text(encoding="utf-8"))
+    return parser
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("site")
+    index = site.build(CHAPTERS, out=root / "html", smoke=True, work=root / "work")
+    return index.parent
+
+
+def test_the_home_page_is_the_readme_with_every_chapter_in_order(built):
+    page = (built / "index.html").read_text(encoding="utf-8")
+    assert "Open in Colab" in page or "Open In Colab" in page
+    toc = re.findall(r'href="(notebooks/[^"#]+\.html)"', page)
+    assert list(dict.fromkeys(toc))[:2] == [f"notebooks/{name}.html" for name in CHAPTERS]
+    # a notebook that was not built, and files that are not pages, are linked on GitHub
+    assert "https://github.com/cnn-course/cnn-course/blob/main/notebooks/02_convolution_by_hand.ipynb" in page
+    assert "https://github.com/cnn-course/cnn-course/blob/main/BENCHMARKS.md" in page
+
+
+def test_every_internal_link_and_anchor_resolves(built):
+    pages = sorted(p for p in built.rglob("*.html") if "_static" not in p.parts)  # _static: the theme's templates
+    ids = {page: _parse(page).ids for page in pages}
+    broken = []
+    for page in pages:
+        for link in _parse(page).links:
+            parts = urlsplit(link)
+            if parts.scheme or link.startswith("//"):
+                continue
+            target = (page.parent / unquote(parts.path)).resolve() if parts.path else page
+            if not target.exists():
+                broken.append(f"{page.relative_to(built)} -> {link}")
+            elif parts.fragment and target.suffix == ".html" and parts.fragment not in ids.get(target, set()):
+                broken.append(f"{page.relative_to(built)} -> {link} (no such anchor)")
+    assert not broken, f"{len(broken)} broken links: {broken[:8]}"
+
+
+def test_no_page_loads_from_the_network(built):
+    for page in built.rglob("*.html"):
+        assert not site.remote_loads(page.read_text(encoding="utf-8")), page.name
+
+
+def test_the_public_site_has_no_solution(built):
+    for name in CHAPTERS:
+        nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+        page = (built / "notebooks" / f"{name}.html").read_text(encoding="utf-8")
+        markers = [nb.cells[i].source.splitlines()[0] for e in editions.exercises(nb) for i in e.solutions]
+        assert markers and not [m for m in markers if len(m) > 25 and m.split("**")[-1].strip() in page]
+        assert "Exercises" in page
+
+
+def test_chapters_show_maths_and_figures_offline(built, browser):
+    context = browser.new_context(offline=True, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    remote = []
+
+    def route(request_route):
+        if request_route.request.url.startswith(("file:", "data:")):
+            request_route.continue_()
+        else:
+            remote.append(request_route.request.url)
+            request_route.abort()
+
+    page.route("**/*", route)
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        for name in ["index"] + [f"notebooks/{c}" for c in CHAPTERS]:
+            page.goto((built / f"{name}.html").as_uri())
+            page.wait_for_load_state("load")
+            if name == "index":
+                assert page.locator("nav a[href='notebooks/00_setup.html']").count() >= 1
+                continue
+            page.wait_for_function("window.MathJax && MathJax.isReady && MathJax.Hub.queue.pending === 0", timeout=30_000)
+            typeset = page.evaluate("document.querySelectorAll('.MathJax, .MathJax_Display, .MathJax_CHTML').length")
+            failed = page.evaluate("document.querySelectorAll('.MathJax_Error, merror').length")
+            assert typeset > 0 and failed == 0, f"{name}: {typeset} formulas typeset, {failed} failed"
+            figures = page.evaluate("""[...document.querySelectorAll('.cell_output img')].filter(img =>
+                img.complete && img.naturalWidth > 50 && img.getBoundingClientRect().width > 50).length""")
+            assert figures > 0, f"{name}: no figure is drawn"
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"site_{CHAPTERS[-1]}.png"))
+    finally:
+        context.close()
+    assert not remote, f"requests to the network: {remote[:5]}"
+    assert not errors, errors[:3]

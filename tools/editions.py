@@ -1,0 +1,154 @@
+"""The lecturer's editions of the notebooks: one for students, without solutions, and an answer key.
+
+    python -m tools.editions student [NAME ...] [--out editions/student]
+    python -m tools.editions solutions [NAME ...] [--out editions/solutions]
+
+How an exercise is written (tests/test_notebook_hygiene.py enforces it): the last section of every
+notebook, "## Exercises", holds the exercises, each a markdown cell that starts with **N.**. Its
+worked solution is the cells after it tagged `solution`. An exercise with a right answer also has
+a cell `answer = None`, which the student fills in, and after the solution a check cell that calls
+`check(answer, ...)` (course_utils.exercises) and stores its verdict.
+
+The student edition leaves out every solution cell and every output, and keeps the `answer = None`
+and check cells, so students still get instant feedback. It has no Colab badge: the badge opens the
+course's own notebook, solutions included. The answer key is the full notebook, each solution
+announced by a line. `make student` and `make solutions` run this; tools/grade.py grades the
+student notebooks that come back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from tools.notebooks import BADGE_TAG, ROOT, notebook_paths
+
+SOLUTION_TAG = "solution"
+EXERCISES_HEADING = "## Exercises"
+EXERCISE = re.compile(r"^\*\*(\d+)\.\*\*")
+CHECK_CALL = re.compile(r"^check\(", re.MULTILINE)
+KEY_NOTE = "*Worked solution:*"
+STUDENT_NOTE = ("*Student edition: the exercises at the end have no solutions here. To use it in Colab, "
+                "upload it there (File > Upload notebook).*")
+
+
+@dataclass
+class Exercise:
+    """One exercise of a notebook: its number and the indices of its cells."""
+
+    number: int
+    prompt: int                                        # the markdown cell that states it
+    cells: list[int] = field(default_factory=list)     # every cell up to the next exercise
+    solutions: list[int] = field(default_factory=list)
+    checks: list[int] = field(default_factory=list)    # code cells that call check(...), solutions excluded
+
+
+def is_solution(cell) -> bool:
+    return SOLUTION_TAG in cell.get("metadata", {}).get("tags", [])
+
+
+def is_check(cell) -> bool:
+    return cell.cell_type == "code" and not is_solution(cell) and bool(CHECK_CALL.search(cell.source))
+
+
+def exercises_start(nb) -> int | None:
+    """The index of the "## Exercises" cell, or None."""
+    return next((i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and c.source.startswith(EXERCISES_HEADING)),
+                None)
+
+
+def exercises(nb) -> list[Exercise]:
+    """The exercises of a notebook, in order, with their cells."""
+    start = exercises_start(nb)
+    if start is None:
+        return []
+    found: list[Exercise] = []
+    for index in range(start + 1, len(nb.cells)):
+        cell = nb.cells[index]
+        match = EXERCISE.match(cell.source) if cell.cell_type == "markdown" else None
+        if match:
+            found.append(Exercise(int(match.group(1)), index))
+        if not found:
+            continue
+        current = found[-1]
+        current.cells.append(index)
+        if is_solution(cell):
+            current.solutions.append(index)
+        elif is_check(cell):
+            current.checks.append(index)
+    return found
+
+
+def _without_outputs(cell) -> None:
+    if cell.cell_type == "code":
+        cell.outputs = []
+        cell.execution_count = None
+
+
+def student_edition(nb):
+    """A copy of the notebook without solution cells, outputs or Colab badge."""
+    nb = copy.deepcopy(nb)
+    cells = []
+    for cell in nb.cells:
+        if is_solution(cell):
+            continue
+        if BADGE_TAG in cell.get("metadata", {}).get("tags", []):
+            cell = nbformat.v4.new_markdown_cell(STUDENT_NOTE, metadata={"slideshow": {"slide_type": "skip"}})
+        _without_outputs(cell)
+        cells.append(cell)
+    nb.cells = cells
+    return nb
+
+
+def answer_key(nb):
+    """A copy of the notebook with a line before each exercise's solution."""
+    nb = copy.deepcopy(nb)
+    cells = []
+    for index, cell in enumerate(nb.cells):
+        starts_solution = is_solution(cell) and not (index > 0 and is_solution(nb.cells[index - 1]))
+        if starts_solution and not cell.source.startswith("**Solution"):
+            cells.append(nbformat.v4.new_markdown_cell(KEY_NOTE, metadata={"tags": [SOLUTION_TAG]}))
+        cells.append(cell)
+    nb.cells = cells
+    return nb
+
+
+EDITIONS = {"student": student_edition, "solutions": answer_key}
+
+
+def write_edition(kind: str, paths: list[Path], out: Path) -> list[Path]:
+    """Write the `kind` edition of each notebook into `out`; return the files written."""
+    if kind not in EDITIONS:
+        raise ValueError(f"kind must be one of {', '.join(EDITIONS)}, got {kind!r}")
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in paths:
+        nb = EDITIONS[kind](nbformat.read(path, as_version=4))
+        target = out / path.name
+        target.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
+        written.append(target)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("kind", choices=list(EDITIONS), help="student: no solutions; solutions: the answer key")
+    parser.add_argument("names", nargs="*", help="notebook names (default: all)")
+    parser.add_argument("--out", type=Path, default=None, help="folder to write to (default: editions/KIND)")
+    args = parser.parse_args(argv)
+    out = args.out or ROOT / "editions" / args.kind
+    written = write_edition(args.kind, notebook_paths(args.names), out)
+    counted = sum(len(exercises(nbformat.read(p, as_version=4))) for p in written)
+    shown = out.relative_to(ROOT) if out.resolve().is_relative_to(ROOT) else out
+    print(f"wrote {len(written)} notebooks ({counted} exercises) to {shown}/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
