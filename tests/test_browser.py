@@ -125,9 +125,10 @@ def _run_all(page, url: str) -> None:
         time.sleep(1)
         busy = page.evaluate("() => [...document.querySelectorAll('.jp-InputArea-prompt')]"
                              ".filter(e => e.textContent.includes('*')).length")
-        started = page.evaluate("() => [...document.querySelectorAll('.jp-InputArea-prompt')]"
-                                ".filter(e => /\\[\\d+\\]/.test(e.textContent)).length")
-        if busy == 0 and started > 0:
+        # stored answers carry numbers from the start: the run is over when the last cell has one too
+        last_done = page.evaluate("() => { const p = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];"
+                                  " return p.length > 0 && /\\[\\d+\\]/.test(p[p.length - 1].textContent); }")
+        if busy == 0 and last_done:
             return
     pytest.fail("the notebook did not finish running within 5 minutes")
 

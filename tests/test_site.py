@@ -104,7 +104,7 @@ def test_chapters_show_maths_and_figures_offline(built, browser):
             request_route.abort()
 
     page.route("**/*", route)
-    errors = []
+    errors, typeset_pages = [], []
     page.on("pageerror", lambda error: errors.append(str(error)))
     try:
         for name in ["index"] + [f"notebooks/{c}" for c in CHAPTERS]:
@@ -113,10 +113,15 @@ def test_chapters_show_maths_and_figures_offline(built, browser):
             if name == "index":
                 assert page.locator("nav a[href='notebooks/00_setup.html']").count() >= 1
                 continue
-            page.wait_for_function("window.MathJax && MathJax.isReady && MathJax.Hub.queue.pending === 0", timeout=30_000)
-            typeset = page.evaluate("document.querySelectorAll('.MathJax, .MathJax_Display, .MathJax_CHTML').length")
-            failed = page.evaluate("document.querySelectorAll('.MathJax_Error, merror').length")
-            assert typeset > 0 and failed == 0, f"{name}: {typeset} formulas typeset, {failed} failed"
+            formulas = page.evaluate("document.querySelectorAll('.math').length")  # Sphinx's marks, before MathJax
+            if formulas:  # Sphinx loads MathJax on pages with formulas only
+                page.wait_for_function("window.MathJax && MathJax.isReady && MathJax.Hub.queue.pending === 0",
+                                       timeout=30_000)
+                typeset = page.evaluate("[...document.querySelectorAll('.math')].filter(m => "
+                                        "m.querySelector('.MathJax, .MathJax_Display')).length")
+                failed = page.evaluate("document.querySelectorAll('.MathJax_Error, merror').length")
+                assert typeset == formulas and failed == 0, f"{name}: {typeset} of {formulas} formulas typeset, {failed} failed"
+                typeset_pages.append(name)
             figures = page.evaluate("""[...document.querySelectorAll('.cell_output img')].filter(img =>
                 img.complete && img.naturalWidth > 50 && img.getBoundingClientRect().width > 50).length""")
             assert figures > 0, f"{name}: no figure is drawn"
@@ -124,5 +129,6 @@ def test_chapters_show_maths_and_figures_offline(built, browser):
         page.screenshot(path=str(ARTIFACTS / f"site_{CHAPTERS[-1]}.png"))
     finally:
         context.close()
+    assert typeset_pages == [f"notebooks/{CHAPTERS[-1]}"], typeset_pages
     assert not remote, f"requests to the network: {remote[:5]}"
     assert not errors, errors[:3]

@@ -142,10 +142,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", help="notebook names (default: all)")
     parser.add_argument("--out", type=Path, default=None, help="folder to write to (default: editions/KIND)")
     args = parser.parse_args(argv)
-    out = args.out or ROOT / "editions" / args.kind
+    out = (args.out or ROOT / "editions" / args.kind).resolve()
     written = write_edition(args.kind, notebook_paths(args.names), out)
     counted = sum(len(exercises(nbformat.read(p, as_version=4))) for p in written)
-    shown = out.relative_to(ROOT) if out.resolve().is_relative_to(ROOT) else out
+    shown = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
     print(f"wrote {len(written)} notebooks ({counted} exercises) to {shown}/")
     return 0
 

@@ -223,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
         writer = csv.DictWriter(handle, fieldnames=header)
         writer.writeheader()
         writer.writerows(rows)
-    shown = args.out.relative_to(ROOT) if args.out.resolve().is_relative_to(ROOT) else args.out
+    out = args.out.resolve()
+    shown = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
     print(f"graded {len(rows)} student(s): {shown}")
     return 0
 

@@ -1,0 +1,58 @@
+"""tools/editions.py (`make student`, `make solutions`): the two editions as files.
+
+tests/test_notebook_hygiene.py checks every notebook's exercises and its student edition in memory;
+these tests write both editions of two notebooks through the command line."""
+
+import nbformat
+import pytest
+
+from tools import editions
+from tools.notebooks import NOTEBOOKS
+
+NAMES = ["00_setup", "03_padding_stride_pooling"]
+
+
+@pytest.mark.parametrize("kind", ["student", "solutions"])
+def test_the_command_writes_one_notebook_per_name(kind, tmp_path, capsys):
+    assert editions.main([kind, *NAMES, "--out", str(tmp_path)]) == 0
+    assert sorted(p.stem for p in tmp_path.glob("*.ipynb")) == NAMES
+    assert "wrote 2 notebooks" in capsys.readouterr().out
+    for name in NAMES:
+        written = nbformat.read(tmp_path / f"{name}.ipynb", as_version=4)
+        nbformat.validate(written)
+        source = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+        solutions = sum(editions.is_solution(c) for c in source.cells)
+        if kind == "student":
+            assert not any(editions.is_solution(c) for c in written.cells)
+            assert written.cells[0].source == editions.STUDENT_NOTE
+        else:
+            # every solution kept, and each exercise's first solution cell announced
+            announced = sum(c.source == editions.KEY_NOTE for c in written.cells)
+            assert sum(editions.is_solution(c) for c in written.cells) == solutions + announced
+            starts = [e for e in editions.exercises(source)
+                      if not source.cells[e.solutions[0]].source.startswith("**Solution")]
+            assert announced == len(starts) > 0
+
+
+def test_an_unknown_kind_or_notebook_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="kind must be one of student, solutions"):
+        editions.write_edition("teacher", [], tmp_path)
+    with pytest.raises(SystemExit, match="no such notebook"):
+        editions.main(["student", "99_nothing", "--out", str(tmp_path)])
+
+
+def test_exercises_are_found_with_their_cells():
+    nb = nbformat.read(NOTEBOOKS / "03_padding_stride_pooling.ipynb", as_version=4)
+    found = editions.exercises(nb)
+    assert [e.number for e in found] == [1, 2, 3, 4, 5, 6]
+    assert all(len(e.checks) == 1 for e in found[:5]) and not found[5].checks  # the longer one is open
+    for exercise in found:
+        assert nb.cells[exercise.prompt].source.startswith(f"**{exercise.number}.**")
+        assert exercise.cells[0] == exercise.prompt and set(exercise.solutions) <= set(exercise.cells)
+
+
+def test_a_relative_output_folder_is_taken_from_where_the_command_runs(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert editions.main(["student", NAMES[0], "--out", "handout"]) == 0
+    assert (tmp_path / "handout" / f"{NAMES[0]}.ipynb").exists()
+    assert "handout/" in capsys.readouterr().out
