@@ -66,9 +66,10 @@ notebooks: $(STAMP)
 
 # Every notebook as a reveal.js slideshow in slides/ that opens with no network (slides/index.html
 # lists them). Runs the notebooks first, in full mode: `make slides SMOKE=1` for a quick smoke-mode run,
-# `make slides NAMES=02_convolution_by_hand` for some of them.
+# `make slides NAMES=02_convolution_by_hand` for some of them. The exercises' solutions are left out
+# (`make slides SOLUTIONS=1` keeps them).
 slides: $(STAMP)
-	$(BIN)/python -m tools.slides $(if $(SMOKE),--smoke) $(NAMES)
+	$(BIN)/python -m tools.slides $(if $(SMOKE),--smoke) $(if $(SOLUTIONS),--solutions) $(NAMES)
 
 # The course website in site/ (Sphinx, MyST-NB, the book theme), opened from the disk with no network:
 # README as home page, every notebook run in full mode as a chapter, exercises without solutions.

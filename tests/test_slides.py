@@ -288,6 +288,19 @@ def test_slideshow_opens_with_no_network_and_fits_the_screen(exported, browser, 
         context.close()
 
 
+def test_slides_leave_out_the_solutions_but_keep_the_exercises(exported, tmp_path):
+    from tools import editions
+
+    marker = "<strong>Solution"  # how a worked solution's text starts, as HTML
+    for path in NOTEBOOKS:
+        page = (exported / f"{path.stem}.slides.html").read_text(encoding="utf-8")
+        found = editions.exercises(nbformat.read(path, as_version=4))
+        assert all(f"<strong>{e.number}.</strong>" in page for e in found), path.name
+        assert marker not in page, f"{path.name}: a solution is on the slides"
+    assert slides.main(["--no-execute", "--solutions", "--out", str(tmp_path), NOTEBOOKS[0].stem]) == 0
+    assert marker in (tmp_path / f"{NOTEBOOKS[0].stem}.slides.html").read_text(encoding="utf-8")
+
+
 def test_executed_slides_show_formulas_figures_and_the_widget_figure(exported, browser):
     context, page, trouble = _open_offline(browser, exported / f"{EXECUTED}.slides.html")
     try:

@@ -1,6 +1,6 @@
 """Build the course website: the README as its home page and every notebook, run, as a chapter.
 
-    python -m tools.site [NAME ...] [--out site] [--smoke] [--solutions] [--rerun]
+    python -m tools.site [NAME ...] [--out site] [--smoke] [--solutions] [--rerun] [--no-execute]
 
 The notebooks run top to bottom in full mode (smoke mode with --smoke or when course_utils.settings
 says so), each widget is replaced by the figure it drew (as in the slides), and Sphinx with MyST-NB
@@ -12,6 +12,7 @@ load anything from elsewhere. `make site` runs this; a GitHub Pages workflow pub
 The exercises' solutions are left out, because the site is public: --solutions keeps them (for
 example after the hand-in date). Run notebooks are kept in build/site/executed/ and reused while the
 notebook and the mode are unchanged (--rerun runs them again), so a rebuild takes seconds.
+--no-execute publishes the notebooks as stored (no figures): a quick look at the layout.
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ import re
 import shutil
 import sys
 import time
+from collections.abc import Collection
 from pathlib import Path
 
 import nbformat
 
 from course_utils import settings
 from tools import editions
-from tools.notebooks import BADGE_IMAGE, README, ROOT, course_location, notebook_paths, run_notebook
+from tools.notebooks import BADGE_IMAGE, INSTALL_TAG, README, ROOT, course_location, notebook_paths, run_notebook
 from tools.slides import asset_sources, remote_loads, replace_widgets
 
 CONFIG = Path(__file__).resolve().parent / "site_config"
@@ -71,8 +73,12 @@ def home_page(readme: str, built: set[str], repository: str, branch: str) -> str
 
 
 def build(names: list[str] | None = None, out: Path = ROOT / "site", smoke: bool | None = None, solutions: bool = False,
-          rerun: bool = False, work: Path = WORK) -> Path:
-    """Build the site into `out`; return its index.html."""
+          rerun: bool = False, work: Path = WORK, execute: bool | Collection[str] = True) -> Path:
+    """Build the site into `out`; return its index.html.
+
+    `execute` is True (run every notebook), False (publish them as stored) or the names of the
+    notebooks to run.
+    """
     from sphinx.cmd.build import build_main
 
     smoke = settings.smoke() if smoke is None else smoke
@@ -87,20 +93,28 @@ def build(names: list[str] | None = None, out: Path = ROOT / "site", smoke: bool
         nb = nbformat.read(path, as_version=4)
         if not solutions:
             nb.cells = [c for c in nb.cells if not editions.is_solution(c)]
-        nb = _run(nb, path.stem, smoke, work / "executed", rerun)
+        if execute is True or (execute is not False and path.stem in execute):
+            nb = _run(nb, path.stem, smoke, work / "executed", rerun)
         replace_widgets(nb)
         for cell in nb.cells:
+            if INSTALL_TAG in cell.metadata.get("tags", []):  # Colab's plumbing: not shown on the site
+                cell.metadata["tags"] = [*cell.metadata["tags"], "remove-cell"]
             if cell.cell_type == "markdown":
                 cell.source = cell.source.replace(BADGE_IMAGE, "../_static/colab-badge.svg")
         nbformat.write(nb, source / "notebooks" / path.name)
     built = {p.stem for p in paths}
     (source / "index.md").write_text(home_page(README.read_text(encoding="utf-8"), built, repository, branch),
                                      encoding="utf-8")
-    shutil.rmtree(out, ignore_errors=True)
+    # Sphinx writes into work/html (MyST-NB puts its copies of the notebooks next to that folder), then
+    # the pages are copied to `out`
+    html = work / "html"
+    shutil.rmtree(html, ignore_errors=True)
     warnings = work / "warnings.txt"
-    status = build_main(["-b", "html", "-q", "-d", str(work / "doctrees"), "-w", str(warnings), str(source), str(out)])
+    status = build_main(["-b", "html", "-q", "-d", str(work / "doctrees"), "-w", str(warnings), str(source), str(html)])
     if status != 0:
         raise SystemExit(f"sphinx failed (exit {status}); its warnings are in {warnings}")
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.copytree(html, out)
     remote = {page.name: remote_loads(page.read_text(encoding="utf-8")) for page in out.rglob("*.html")}
     remote = {name: found for name, found in remote.items() if found}
     if remote:
@@ -116,9 +130,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="run the notebooks in smoke mode (quick, for checking the build)")
     parser.add_argument("--solutions", action="store_true", help="keep the exercises' worked solutions")
     parser.add_argument("--rerun", action="store_true", help="run every notebook again, even if it ran before")
+    parser.add_argument("--no-execute", dest="execute", action="store_false",
+                        help="publish the notebooks as stored, without running them (no figures)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    index = build(args.names, args.out.resolve(), smoke=args.smoke, solutions=args.solutions, rerun=args.rerun)
+    index = build(args.names, args.out.resolve(), smoke=args.smoke, solutions=args.solutions, rerun=args.rerun,
+                  execute=args.execute)
     size = sum(f.stat().st_size for f in index.parent.rglob("*") if f.is_file())
     print(f"built in {time.perf_counter() - started:.0f} s, {size / 1e6:.1f} MB: open {index} in a browser")
     return 0

@@ -1,6 +1,6 @@
 """Export the notebooks as reveal.js slideshows that open with no network.
 
-    python -m tools.slides [NAME ...] [--out slides] [--smoke] [--no-execute]
+    python -m tools.slides [NAME ...] [--out slides] [--smoke] [--no-execute] [--solutions]
 
 Each notebook is run top to bottom in a fresh kernel (full mode, or smoke mode with --smoke or
 when course_utils.settings says so: COURSE_SMOKE=1, or CI), so that the slides show its figures,
@@ -11,6 +11,9 @@ Offline: reveal.js (from the sphinx-revealjs package) and MathJax 2 (from jupyte
 both in the `slides` extra, are copied into slides/_assets/, and every page loads only from there.
 The folder can be copied to a USB stick and opened from the disk, no server needed. The export
 fails if a page would still load anything from the network.
+
+The exercises' worked solutions are left out, so that the exercises can be shown in class;
+--solutions keeps them.
 
 Widgets need a running kernel, which a slideshow does not have: each widget is replaced by the figure
 it showed at its starting values, with a line saying where the interactive version runs; progress
@@ -32,6 +35,7 @@ from pathlib import Path
 import nbformat
 
 from course_utils import settings
+from tools.editions import is_solution
 from tools.notebooks import ROOT, notebook_paths, run_notebook
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "slides_template"
@@ -214,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-execute", dest="execute", action="store_false",
                         help="export the notebooks as stored, without running them (no figures)")
     parser.add_argument("--theme", default="white", help="a reveal.js theme (default: white)")
+    parser.add_argument("--solutions", action="store_true", help="keep the exercises' worked solutions")
     return parser
 
 
@@ -232,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     failed = []
     for path in paths:
         nb = nbformat.read(path, as_version=4)
+        if not args.solutions:
+            nb.cells = [c for c in nb.cells if not is_solution(c)]
         start = time.perf_counter()
         if args.execute:
             print(f"{path.name}: running in {mode} mode", flush=True)
