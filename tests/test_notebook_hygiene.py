@@ -17,7 +17,6 @@ from tools import notebooks as nbtools
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 MAX_OUTPUT_CHARS = 20_000
-ABSOLUTE_PATH = re.compile(r"(?<![\w.:/])(?:/(?:home|root|tmp|Users|work|var|opt|usr|private|mnt)/|[A-Za-z]:\\\\)")
 
 
 def _ids(paths):
@@ -54,7 +53,7 @@ class TestNotebook:
     def test_stores_no_absolute_path(self, path):
         for index, cell in enumerate(_read(path).cells):
             for output in cell.get("outputs", []):
-                match = ABSOLUTE_PATH.search(_output_text(output))
+                match = nbtools.ABSOLUTE_PATH.search(_output_text(output))
                 assert match is None, f"cell {index} stores an absolute path: {match.group(0)!r}..."
 
     def test_outputs_are_small(self, path):
@@ -82,8 +81,12 @@ class TestNotebook:
         cells = _read(path).cells
         assert cells[0].cell_type == "markdown"
         assert cells[0].source == nbtools.badge_source(path.name, repository, branch)
-        first_code = next(c for c in cells if c.cell_type == "code")
+        first = next(i for i, c in enumerate(cells) if c.cell_type == "code")
+        first_code, note = cells[first], cells[first - 1]
         assert first_code.source == nbtools.install_source(repository, branch)
+        # the note right above it says what it is for (slides and the website leave both out)
+        assert nbtools.NOTE_TAG in note.metadata.get("tags", []) and "next cell" in note.source.lower()
+        assert note.metadata.get("slideshow", {}).get("slide_type") == "skip"
         assert "'google.colab' in sys.modules".replace("'", '"') in first_code.source
         assert not re.search(r"torch(vision)?\s*[=<>~]=", first_code.source), "the install cell must not pin torch"
         title = cells[1]

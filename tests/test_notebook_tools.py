@@ -25,16 +25,27 @@ def test_sync_puts_badge_first_and_install_cell_before_other_code():
     assert nb.cells[0].source == nbtools.badge_source("01_intro.ipynb", "someone/fork", "dev")
     assert "google.com/github/someone/fork/blob/dev/notebooks/01_intro.ipynb" in nb.cells[0].source
     assert nb.cells[1].source == "# 01 Title"
-    assert nb.cells[2].source == nbtools.install_source("someone/fork", "dev")
-    assert "git+https://github.com/someone/fork@dev" in nb.cells[2].source
-    assert nb.cells[3].source == "1 + 1"
+    assert nb.cells[2].source == nbtools.COLAB_NOTE and nbtools.NOTE_TAG in nb.cells[2].metadata["tags"]
+    assert nb.cells[3].source == nbtools.install_source("someone/fork", "dev")
+    assert "git+https://github.com/someone/fork@dev" in nb.cells[3].source
+    assert nb.cells[4].source == "1 + 1"
+
+
+def test_sync_moves_an_existing_colab_note_to_the_install_cell():
+    nb = _notebook_with_outputs()
+    note = "The next cell matters only in Google Colab: there it installs the helpers."
+    nb.cells[1:1] = [nbformat.v4.new_markdown_cell(note), nbformat.v4.new_markdown_cell("Some prose first.")]
+    nbtools.sync_notebook(nb, "01_intro.ipynb", "o/r", "main")
+    sources = [c.source for c in nb.cells]
+    assert sources[1:5] == ["# 01 Title", "Some prose first.", note, nbtools.install_source("o/r", "main")]
+    assert nb.cells[3].metadata == {"tags": [nbtools.NOTE_TAG], "slideshow": {"slide_type": "skip"}}
 
 
 def test_sync_rewrites_existing_cells_instead_of_adding_new_ones():
     nb = _notebook_with_outputs()
     nbtools.sync_notebook(nb, "01_intro.ipynb", "old/place", "main")
     nbtools.sync_notebook(nb, "01_intro.ipynb", "new/place", "main")
-    assert len(nb.cells) == 5
+    assert len(nb.cells) == 6  # badge, title, Colab note, install cell and the two cells
     text = nbformat.writes(nb)
     assert "old/place" not in text and text.count("new/place") == 2
 
@@ -87,7 +98,7 @@ def test_sync_adds_slide_metadata_without_overriding_the_authors():
     ]
     nbtools.sync_notebook(nb, "03_x.ipynb", "o/r", "main")
     kinds = [c.metadata.get("slideshow", {}).get("slide_type") for c in nb.cells]
-    assert kinds == ["skip", "slide", "slide", "subslide", "skip", "fragment", "fragment", None, "notes"]
+    assert kinds == ["skip", "slide", "slide", "subslide", "skip", "skip", "fragment", "fragment", None, "notes"]
 
 
 @pytest.mark.parametrize("smoke", [True, False])

@@ -126,7 +126,8 @@ def test_chapters_show_maths_and_figures_offline(built, browser):
             figures = page.evaluate("""[...document.querySelectorAll('.cell_output img')].filter(img =>
                 img.complete && img.naturalWidth > 50 && img.getBoundingClientRect().width > 50).length""")
             assert figures > 0 or name != f"notebooks/{CHAPTERS[0]}", f"{name}: no figure is drawn"
-            assert "google.colab" not in page.inner_text("main"), f"{name}: the Colab install cell is shown"
+            text = page.inner_text("main")
+            assert "google.colab" not in text and "next cell installs" not in text, f"{name}: Colab's plumbing is shown"
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"site_{CHAPTERS[-1]}.png"))
     finally:
@@ -138,3 +139,21 @@ def test_chapters_show_maths_and_figures_offline(built, browser):
 
 def test_the_build_writes_nothing_beside_the_site_folder(built):
     assert sorted(p.name for p in built.parent.iterdir()) == ["html", "work"]
+
+
+def test_printed_paths_of_the_machine_are_shortened(tmp_path):
+    warning = ("/opt/hostedtoolcache/Python/3.11.9/x64/lib/python3.11/site-packages/captum/attr/_core/saliency.py:129: "
+               "UserWarning: Input Tensor 0 did not already require gradients\n")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(outputs=[
+        nbformat.v4.new_output("stream", name="stderr", text=warning),
+        nbformat.v4.new_output("stream", name="stdout", text=f"saved {tmp_path}/runs/lenet.pt\n"),
+        nbformat.v4.new_output("execute_result", data={"text/plain": "'C:\\\\Python311\\\\Lib\\\\site-packages\\\\torch\\\\nn'"}),
+        nbformat.v4.new_output("error", ename="OSError", evalue="", traceback=[f"File {tmp_path}/notebooks/x.py, line 3"]),
+    ])])
+    assert site.hide_machine_paths(nb, root=tmp_path) == 4
+    stderr, stdout, result, error = nb.cells[0].outputs
+    assert stderr.text.startswith("site-packages/captum/attr/_core/saliency.py:129: UserWarning")
+    assert stdout.text == "saved runs/lenet.pt\n" and error.traceback == ["File notebooks/x.py, line 3"]
+    assert result.data["text/plain"] == "'site-packages/torch\\\\nn'"  # a repr, its backslashes doubled
+    # and nothing else is touched
+    assert site.hide_machine_paths(nb, root=tmp_path) == 0

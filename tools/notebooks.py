@@ -36,9 +36,15 @@ CHECK_TAG = "nbval-check-output"
 KEEP_TAG = "keep_output"
 BADGE_TAG = "colab-badge"
 INSTALL_TAG = "colab-install"
+# The markdown cell just before the install cell, saying what it is for; like the install cell, slides
+# and the website leave it out.
+NOTE_TAG = "colab-note"
+COLAB_NOTE = "In Colab, the next cell installs the course helpers; elsewhere it does nothing."
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 COLAB_URL = re.compile(r"https://colab\.research\.google\.com/github/[^/\s)]+/[^/\s)]+/blob/[^/\s)]+/notebooks/")
 KEPT_CELL_METADATA = ("tags", "slideshow")
+# A path of the machine that ran a notebook (which no stored output, slide or web page should show)
+ABSOLUTE_PATH = re.compile(r"(?<![\w.:/])(?:/(?:home|root|tmp|Users|work|var|opt|usr|private|mnt)/|[A-Za-z]:\\\\)")
 # Cells that draw a figure or a widget appear as fragments when the notebook is presented as slides.
 FIGURE_CELL = re.compile(r"plt\.show\(\)|_(stepper|calculator|explorer)\(")
 
@@ -81,7 +87,8 @@ def is_checked(cell) -> bool:
 
 
 def sync_notebook(nb, name: str, repository: str, branch: str) -> None:
-    """Put the badge cell first and the install cell as the first code cell, with current sources."""
+    """Put the badge cell first and the install cell as the first code cell, just after its Colab note,
+    with current sources."""
     badge = next((c for c in nb.cells if BADGE_TAG in _tags(c)), None)
     if badge is None:
         badge = nbformat.v4.new_markdown_cell(metadata={"tags": [BADGE_TAG]})
@@ -101,8 +108,17 @@ def sync_notebook(nb, name: str, repository: str, branch: str) -> None:
     install.outputs = []
     install.execution_count = None
     install.metadata["slideshow"] = {"slide_type": "skip"}
+    note = next((c for c in nb.cells if NOTE_TAG in _tags(c)), None)
+    note = note or next((c for c in nb.cells if c.cell_type == "markdown" and "the next cell" in c.source.lower()
+                         and "colab" in c.source.lower()), None)
+    if note is None:
+        note = nbformat.v4.new_markdown_cell(COLAB_NOTE)
+    else:
+        nb.cells.remove(note)
+    note.metadata["tags"] = list(dict.fromkeys([*_tags(note), NOTE_TAG]))
+    note.metadata["slideshow"] = {"slide_type": "skip"}
     first_code = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), len(nb.cells))
-    nb.cells.insert(first_code, install)
+    nb.cells[first_code:first_code] = [note, install]
     for cell in nb.cells:  # slides: sections start slides, subsections subslides, figures are fragments
         if "slideshow" in cell.metadata:
             continue

@@ -30,12 +30,14 @@ import nbformat
 
 from course_utils import settings
 from tools import editions
-from tools.notebooks import BADGE_IMAGE, INSTALL_TAG, README, ROOT, course_location, notebook_paths, run_notebook
+from tools.notebooks import ABSOLUTE_PATH, BADGE_IMAGE, INSTALL_TAG, NOTE_TAG, README, ROOT, course_location, notebook_paths, run_notebook
 from tools.slides import asset_sources, remote_loads, replace_widgets
 
 CONFIG = Path(__file__).resolve().parent / "site_config"
 WORK = ROOT / "build" / "site"
 LINK = re.compile(r"\]\(([^)\s]+)\)")
+# where an installed library's file lies on the machine that ran the notebook (named by its warnings)
+INSTALLED = re.compile(r"(?<![\w.])(?:/|[A-Za-z]:\\)[^\s'\"()<>]*?[/\\]+(?:site|dist)-packages[/\\]+")
 
 
 def _run(nb, name: str, smoke: bool, cache: Path, rerun: bool):
@@ -55,6 +57,28 @@ def _run(nb, name: str, smoke: bool, cache: Path, rerun: bool):
     nbformat.write(nb, cached)
     print(f"{name}: ran in {time.perf_counter() - started:.1f} s", flush=True)
     return nb
+
+
+def hide_machine_paths(nb, root: Path = ROOT) -> int:
+    """Shorten the run's file paths in printed outputs (the course's to relative, a library's to
+    site-packages/...), as a public page should not show them; return how many were shortened."""
+    count = 0
+
+    def shorten(text: str) -> str:
+        nonlocal count
+        text, n = INSTALLED.subn("site-packages/", text)
+        count += n + text.count(f"{root}/")
+        return text.replace(f"{root}/", "")
+
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if "text" in output:
+                output.text = shorten(output.text)
+            if isinstance(output.get("data", {}).get("text/plain"), str):
+                output.data["text/plain"] = shorten(output.data["text/plain"])
+            if "traceback" in output:
+                output.traceback = [shorten(line) for line in output.traceback]
+    return count
 
 
 def home_page(readme: str, built: set[str], repository: str, branch: str) -> str:
@@ -96,8 +120,9 @@ def build(names: list[str] | None = None, out: Path = ROOT / "site", smoke: bool
         if execute is True or (execute is not False and path.stem in execute):
             nb = _run(nb, path.stem, smoke, work / "executed", rerun)
         replace_widgets(nb)
+        hide_machine_paths(nb)
         for cell in nb.cells:
-            if INSTALL_TAG in cell.metadata.get("tags", []):  # Colab's plumbing: not shown on the site
+            if {INSTALL_TAG, NOTE_TAG} & set(cell.metadata.get("tags", [])):  # Colab's plumbing: not on the site
                 cell.metadata["tags"] = [*cell.metadata["tags"], "remove-cell"]
             if cell.cell_type == "markdown":
                 cell.source = cell.source.replace(BADGE_IMAGE, "../_static/colab-badge.svg")
@@ -115,10 +140,13 @@ def build(names: list[str] | None = None, out: Path = ROOT / "site", smoke: bool
         raise SystemExit(f"sphinx failed (exit {status}); its warnings are in {warnings}")
     shutil.rmtree(out, ignore_errors=True)
     shutil.copytree(html, out)
-    remote = {page.name: remote_loads(page.read_text(encoding="utf-8")) for page in out.rglob("*.html")}
-    remote = {name: found for name, found in remote.items() if found}
+    pages = {str(page.relative_to(out)): page.read_text(encoding="utf-8") for page in out.rglob("*.html")}
+    remote = {name: found for name, found in ((n, remote_loads(text)) for n, text in pages.items()) if found}
     if remote:
         raise SystemExit(f"pages would load from the network: {dict(list(remote.items())[:3])}")
+    local = {name: match.group(0) for name, match in ((n, ABSOLUTE_PATH.search(t)) for n, t in pages.items()) if match}
+    if local:
+        raise SystemExit(f"pages show a path of this machine: {local} (print paths relative to the course)")
     return out / "index.html"
 
 

@@ -10,6 +10,8 @@ myst_enable_extensions = ["dollarmath", "amsmath"]
 myst_heading_anchors = 3
 # the notebooks are run by tools/site.py (full mode, widgets made static) before Sphinx sees them
 nb_execution_mode = "off"
+# one box for a cell's printed lines, also where a progress bar (a widget, left out) sat between them
+nb_merge_streams = True
 nb_ipywidgets_js = {}  # no widget scripts from a CDN: tools/site.py has replaced the widgets by their figures
 source_suffix = {".md": "myst-nb", ".ipynb": "myst-nb"}
 exclude_patterns = ["_build", "**.ipynb_checkpoints"]
