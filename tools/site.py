@@ -31,13 +31,11 @@ import nbformat
 from course_utils import settings
 from tools import editions
 from tools.notebooks import ABSOLUTE_PATH, BADGE_IMAGE, INSTALL_TAG, NOTE_TAG, README, ROOT, course_location, notebook_paths, run_notebook
-from tools.slides import asset_sources, remote_loads, replace_widgets
+from tools.slides import asset_sources, hide_machine_paths, remote_loads, replace_widgets
 
 CONFIG = Path(__file__).resolve().parent / "site_config"
 WORK = ROOT / "build" / "site"
 LINK = re.compile(r"\]\(([^)\s]+)\)")
-# where an installed library's file lies on the machine that ran the notebook (named by its warnings)
-INSTALLED = re.compile(r"(?<![\w.])(?:/|[A-Za-z]:\\)[^\s'\"()<>]*?[/\\]+(?:site|dist)-packages[/\\]+")
 
 
 def _run(nb, name: str, smoke: bool, cache: Path, rerun: bool):
@@ -57,28 +55,6 @@ def _run(nb, name: str, smoke: bool, cache: Path, rerun: bool):
     nbformat.write(nb, cached)
     print(f"{name}: ran in {time.perf_counter() - started:.1f} s", flush=True)
     return nb
-
-
-def hide_machine_paths(nb, root: Path = ROOT) -> int:
-    """Shorten the run's file paths in printed outputs (the course's to relative, a library's to
-    site-packages/...), as a public page should not show them; return how many were shortened."""
-    count = 0
-
-    def shorten(text: str) -> str:
-        nonlocal count
-        text, n = INSTALLED.subn("site-packages/", text)
-        count += n + text.count(f"{root}/")
-        return text.replace(f"{root}/", "")
-
-    for cell in nb.cells:
-        for output in cell.get("outputs", []):
-            if "text" in output:
-                output.text = shorten(output.text)
-            if isinstance(output.get("data", {}).get("text/plain"), str):
-                output.data["text/plain"] = shorten(output.data["text/plain"])
-            if "traceback" in output:
-                output.traceback = [shorten(line) for line in output.traceback]
-    return count
 
 
 def home_page(readme: str, built: set[str], repository: str, branch: str) -> str:

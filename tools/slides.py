@@ -52,6 +52,8 @@ WIDGET_NOTE = (
 RUN_MODE_TAG = re.compile(r'<meta\b[^>]*\bname="course-run-mode"[^>]*>')
 # The models a progress bar is made of (tqdm.auto draws an HBox of two labels and a bar).
 PROGRESS_PARTS = {"HBoxModel", "HTMLModel", "LabelModel", "FloatProgressModel", "IntProgressModel"}
+# where an installed library's file lies on the machine that ran the notebook (named by its warnings)
+INSTALLED = re.compile(r"(?<![\w.])(?:/|[A-Za-z]:\\)[^\s'\"()<>]*?[/\\]+(?:site|dist)-packages[/\\]+")
 # A tag or a style rule that makes the browser fetch something, when its address is remote.
 REMOTE_LOAD = re.compile(
     r"""<(?:script|img|iframe|audio|video|source|embed)\b[^>]*\bsrc\s*=\s*["']?(?:https?:)?//"""
@@ -142,6 +144,28 @@ def replace_widgets(nb) -> int:
         cell.outputs = outputs
     nb.metadata.pop("widgets", None)
     return replaced
+
+
+def hide_machine_paths(nb, root: Path = ROOT) -> int:
+    """Shorten the run's file paths in printed outputs (the course's to relative, a library's to
+    site-packages/...), as a public page should not show them; return how many were shortened."""
+    count = 0
+
+    def shorten(text: str) -> str:
+        nonlocal count
+        text, n = INSTALLED.subn("site-packages/", text)
+        count += n + text.count(f"{root}/")
+        return text.replace(f"{root}/", "")
+
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if "text" in output:
+                output.text = shorten(output.text)
+            if isinstance(output.get("data", {}).get("text/plain"), str):
+                output.data["text/plain"] = shorten(output.data["text/plain"])
+            if "traceback" in output:
+                output.traceback = [shorten(line) for line in output.traceback]
+    return count
 
 
 def title_of(nb, fallback: str) -> str:
@@ -251,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
         nb.metadata["course_slides"] = {"mode": mode if args.execute else "no"}
         widgets = replace_widgets(nb)
+        hide_machine_paths(nb)
         page = export(nb, theme=args.theme)
         remote = remote_loads(page)
         if remote:
