@@ -1,48 +1,80 @@
-"""Grade the exercise notebooks students hand back: run each one, collect check(...)'s verdicts.
+"""Grade the exercise notebooks students hand back, in a sandbox, with verdicts decided outside it.
 
-    python -m tools.grade SUBMISSIONS [--out grades.csv] [--time-limit 600] [--full]
+    python -m tools.grade SUBMISSIONS [--out grades.csv] [--time-limit 600] [-j 2] [--resume]
+                          [--memory-limit 8] [--full] [--unsafe-no-sandbox]
 
-SUBMISSIONS holds one folder per student (the folder's name is the student's), each with any of the
-course's notebooks, found by their number: `02_convolution_by_hand.ipynb` and
-`02_convolution_by_hand (1).ipynb` both grade as notebook 02. Every notebook runs top to bottom in a
-fresh kernel in a scratch folder, in smoke mode (`--full` for full mode), under a time limit: a cell
-that raises is recorded and the run goes on, and a notebook that loops forever or kills its kernel
-stops at that cell, without stopping the others. An exercise whose cells raised grades as error.
-Before running, each check cell gets back the course's own source, so a changed check cannot pass a
-wrong answer.
+SUBMISSIONS holds one folder per student (the folder's name is the student's id), each with any of
+the course's notebooks, found by their number: `02_convolution_by_hand.ipynb` and
+`02_convolution_by_hand (1).ipynb` both grade as notebook 02.
 
-The CSV has one row per student: for each notebook, its status and one column per exercise
-("03.2": notebook 03, exercise 2) holding correct, wrong, unanswered, error, not run, open (no
-automatic check: grade by hand) or missing, and at the end the student's correct answers out of all
-checked exercises.
+How a notebook is graded:
+1. Before any hand-in runs, the grader computes every expected value from the answer key
+   (tools/answer_key.py), for every variant, and takes a checksum of the course's files; it stops
+   if they change while it runs.
+2. The hand-in is prepared outside the sandbox: cells tagged `solution` are left out (a handed-in
+   answer key answers nothing), and each check cell is replaced by a hand-over cell that shows the
+   value of `answer` as plain data.
+3. It runs top to bottom in a fresh kernel inside bubblewrap (`bwrap`, Debian's package
+   `bubblewrap`): no network, new process, user and mount namespaces, as an unprivileged user (the
+   grader drops root to `nobody` first), read-only system, Python and course package, a private
+   scratch folder as home, and nothing else: not the repository's notebooks, not the answer key, not
+   other hand-ins, not the grader's files. Limits: the wall-clock time (`--time-limit`), address
+   space (`--memory-limit`), CPU time, processes, file size. When it ends, every process it started
+   ends with it (its process namespace goes).
+4. The grader reads the answers it handed over (bounded JSON, never unpickled) and compares each
+   with the expected value of this student's variant, in the same canonical form as
+   course_utils.exercises.check. Nothing the notebook prints, displays or stores decides a verdict.
 
-Why a script over nbclient and not nbgrader or otter-grader: the course's exercises already carry
-their checks (course_utils.exercises.check, whose verdict every notebook run records), and the
-student edition is the course's own (tools/editions.py). nbgrader would need its own cell metadata,
-a database and a course directory layout; otter its own assignment format. Both would duplicate what
-the notebooks already say.
+The CSV has one row per student, written by the grader alone, atomically, after each student: for
+each notebook its status, seconds and one column per exercise ("03.2": notebook 03, exercise 2)
+holding correct, wrong, unanswered, error, not run, open (no automatic check: grade by hand) or
+missing; at the end the correct answers out of all checked exercises. `--resume` keeps the students
+already in the CSV and grades the others. `-j N` runs N notebooks at a time.
+
+Why this and not nbgrader or otter-grader: the course's exercises already carry their checks, the
+student edition is the course's own (tools/editions.py), and bubblewrap is the sandbox that Flatpak
+uses, packaged by every Linux distribution and needing no daemon; nbgrader and otter each bring their
+own assignment format, and otter's isolation needs Docker.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
+import importlib.util
+import json
+import math
 import os
 import re
+import shutil
+import subprocess
 import sys
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
-from course_utils.exercises import VERDICT_MIME
-from tools.editions import exercises
+from course_utils import exercises as ex
+from tools.editions import exercises, is_solution
 from tools.notebooks import NOTEBOOKS, ROOT
 
 NUMBER = re.compile(r"^(\d{2})[_\s-]")
 VERDICTS = ("correct", "wrong", "unanswered", "error", "not run", "open", "missing")
+RUNNER = Path(__file__).with_name("grade_runner.py")
+MAX_RESULT_BYTES = 4_000_000
+STARTUP_SECONDS = 60         # kernel start-up inside the sandbox, on top of the notebook's time limit
+NOBODY = 65534
+HAND_OVER = ("from course_utils.exercises import hand_over as _hand_over\n"
+             "_hand_over({exercise!r}, globals().get('answer'))")
+
+
+class SandboxUnavailable(RuntimeError):
+    pass
 
 
 @dataclass
@@ -55,177 +87,469 @@ class Graded:
     verdicts: dict[int, str] = field(default_factory=dict)  # exercise number -> one of VERDICTS
 
 
+@dataclass
+class Limits:
+    time: float = 600.0          # wall-clock seconds per notebook
+    memory_gb: float = 8.0       # address space; PyTorch with its libraries maps about 3.7 GB
+    processes: int = 512
+    file_gb: float = 2.0
+    threads: int = 1             # OMP threads per notebook: -j notebooks share the cores
+
+
 def course_notebooks(folder: Path = NOTEBOOKS) -> dict[str, Path]:
     """The course's notebooks by number."""
     return {path.name[:2]: path for path in sorted(folder.glob("*.ipynb")) if NUMBER.match(path.name)}
 
 
-def restore_checks(submitted, reference) -> int:
-    """Give each check cell of the submitted notebook the course's source; return how many were restored.
+# -- the answer key, computed before any hand-in runs --------------------------------------------------
 
-    Check cells are matched by exercise number and order. A check cell the student deleted is not
-    put back: that exercise then has no verdict and grades as "not run".
-    """
-    restored = 0
-    wanted = {e.number: [reference.cells[i].source for i in e.checks] for e in exercises(reference)}
-    for exercise in exercises(submitted):
-        for index, source in zip(exercise.checks, wanted.get(exercise.number, [])):
-            if submitted.cells[index].source != source:
-                submitted.cells[index].source = source
-                restored += 1
-    return restored
+class Key:
+    """Every expected value of every variant, computed once, and a checksum of the files it came from."""
 
+    def __init__(self, items: dict, watched: list[Path]):
+        from tools import answer_key
 
-def _raised(cell) -> bool:
-    return any(o.get("output_type") == "error" for o in cell.get("outputs", []))
+        self.items = items
+        self.expected = {(exercise, v): answer_key.ex.plain(item.answer(**numbers))
+                         for exercise, item in items.items() for v, numbers in enumerate(item.variants)}
+        self.watched = watched
+        self.fingerprint = self._checksum()
 
+    @classmethod
+    def of_course(cls, course: Path = NOTEBOOKS, items: dict | None = None) -> Key:
+        from tools import answer_key
 
-def _verdict(cell, executed: bool) -> str:
-    if not executed:
-        return "not run"
-    for output in cell.get("outputs", []):
-        if output.get("output_type") == "error":
+        package = Path(ex.__file__).parent
+        watched = [*sorted(package.glob("*.py")), ex.BANK, *sorted(Path(__file__).parent.glob("*.py")),
+                   *course_notebooks(course).values()]
+        return cls(answer_key.KEY if items is None else items, watched)
+
+    def _checksum(self) -> str:
+        digest = hashlib.sha256()
+        for path in self.watched:
+            digest.update(str(path).encode())
+            digest.update(path.read_bytes() if path.exists() else b"(missing)")
+        return digest.hexdigest()
+
+    def unchanged(self) -> bool:
+        return self._checksum() == self.fingerprint
+
+    def verdict(self, exercise: str, student: str, handed: object) -> str:
+        """correct, wrong or unanswered: the handed-over record against this student's expected value."""
+        item = self.items.get(exercise)
+        if item is None:
             return "error"
-        record = output.get("data", {}).get(VERDICT_MIME)
-        if record is not None:
-            if not record.get("answered", True):
-                return "unanswered"
-            return "correct" if record.get("correct") else "wrong"
-    return "error"  # the check ran but showed no verdict
-
-
-def run_and_grade(path: Path, reference, time_limit: float, smoke: bool = True) -> Graded:
-    """Run one submitted notebook in a scratch folder under `time_limit` seconds and grade it."""
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellTimeoutError, DeadKernelError
-
-    graded = Graded(path.name[:2])
-    try:
-        nb = nbformat.read(path, as_version=4)
-    except Exception as error:  # noqa: BLE001 -- an unreadable file is a result to report, not a crash
-        graded.status = f"unreadable: {type(error).__name__}"
-        graded.verdicts = {e.number: "not run" if e.checks else "open" for e in exercises(reference)}
-        return graded
-    restore_checks(nb, reference)
-    executed: set[int] = set()
-    problems = []
-    started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="grade-") as scratch:
-        env = {**os.environ, "COURSE_SMOKE": "1" if smoke else "0"}
-        client = NotebookClient(nb, timeout=max(1, int(time_limit)), kernel_name="python3", allow_errors=True,
-                                shutdown_kernel="immediate", resources={"metadata": {"path": scratch}})
+        if not isinstance(handed, dict) or handed.get("exercise") != exercise:
+            return "wrong"
+        answer = handed.get("answer")
+        if answer is None:
+            return "wrong" if handed.get("unreadable") else "unanswered"
+        variant = ex.variant_index(exercise, student, len(item.variants))
         try:
-            with client.setup_kernel(env=env):
-                for index, cell in enumerate(nb.cells):
-                    if cell.cell_type != "code":
-                        continue
-                    remaining = time_limit - (time.monotonic() - started)
-                    if remaining <= 0:
-                        problems.append(f"time limit of {time_limit:g} s reached before cell {index}")
-                        break
-                    client.timeout = max(1, int(remaining))
-                    try:
-                        client.execute_cell(cell, index)
-                    except CellTimeoutError:
-                        problems.append(f"time limit of {time_limit:g} s reached in cell {index}")
-                        break
-                    except DeadKernelError:
-                        problems.append(f"the kernel died in cell {index}")
-                        break
-                    executed.add(index)
-                    if _raised(cell) and len(problems) < 3:
-                        ename = next(o.get("ename", "an error") for o in cell.outputs if o.get("output_type") == "error")
-                        problems.append(f"cell {index} raised {ename}")
-        except DeadKernelError:
-            problems.append("the kernel died")
-        except RuntimeError as error:  # the kernel did not start
-            problems.append(f"the kernel did not start: {error}")
-    graded.seconds = time.monotonic() - started
-    graded.status = "; ".join(problems) if problems else "ok"
-    submitted = {e.number: e for e in exercises(nb)}
+            right = ex.canonical(answer, item.decimals) == ex.canonical(self.expected[(exercise, variant)], item.decimals)
+        except (TypeError, ValueError, RecursionError):
+            return "wrong"
+        return "correct" if right else "wrong"
+
+
+# -- the sandbox ---------------------------------------------------------------------------------------
+
+def _package_folders() -> list[Path]:
+    """Where the course package and its photos are installed (an editable install maps them elsewhere)."""
+    folders = [Path(ex.__file__).resolve().parent]
+    spec = importlib.util.find_spec("course_utils.images")
+    if spec is not None and spec.submodule_search_locations:
+        folders += [Path(p).resolve() for p in spec.submodule_search_locations]
+    return folders
+
+
+def sandbox_command(home: Path, out: Path, limits: Limits) -> tuple[list[str], list[str]]:
+    """The bwrap command line for home/ and out/, and what goes before the program inside it.
+
+    Run by root, bwrap sets up the namespaces itself and setpriv, inside, turns the notebook's
+    processes into `nobody` with no capability left; run by anyone else, bwrap's own user namespace
+    does it, and the notebook runs as that user, seeing only what is bound here.
+    """
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        raise SandboxUnavailable("bubblewrap (bwrap) is not installed: `apt-get install bubblewrap` (Debian, Ubuntu) "
+                                 "or your distribution's package")
+    command = [bwrap, "--die-with-parent", "--new-session", "--hostname", "grading"]
+    inside: list[str] = []
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            raise SandboxUnavailable("the grader runs as root and needs setpriv (util-linux) to run notebooks as nobody")
+        command += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
+        inside = [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--inh-caps=-all",
+                  "--bounding-set=-all"]
+    else:
+        command += ["--unshare-all", "--cap-drop", "ALL"]
+    for top in ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        if os.path.islink(top):
+            command += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            command += ["--ro-bind", top, top]
+    folders = list(dict.fromkeys(f for f in (Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), *_package_folders())
+                                 if not str(f).startswith("/usr/")))
+    ancestors = sorted({a for f in folders for a in f.parents if a != Path("/")}, key=lambda a: len(a.parts))
+    for ancestor in ancestors:  # bwrap makes the folders above a bind 0700: let nobody pass through them
+        command += ["--perms", "0755", "--dir", str(ancestor)]
+    for folder in folders:
+        command += ["--ro-bind", str(folder), str(folder)]
+    command += ["--perms", "0755", "--dir", "/grader", "--perms", "0755", "--dir", "/home",
+                "--ro-bind", str(RUNNER), "/grader/runner.py", "--bind", str(out), "/grader/out",
+                "--bind", str(home), "/home/student", "--chdir", "/home/student",
+                "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--clearenv"]
+    environment = {
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": "/home/student", "LANG": "C.UTF-8",
+        "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/home/student/.config/matplotlib", "IPYTHONDIR": "/home/student/.ipython",
+        "JUPYTER_RUNTIME_DIR": "/home/student/.jupyter/runtime", "JUPYTER_PLATFORM_DIRS": "1",
+        "OMP_NUM_THREADS": str(limits.threads), "MKL_NUM_THREADS": str(limits.threads), "CUDA_VISIBLE_DEVICES": "",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    for name, value in environment.items():
+        command += ["--setenv", name, value]
+    return command, inside
+
+
+def _limit(limits: Limits):
+    def apply() -> None:
+        import resource
+
+        gib = 1024**3
+        resource.setrlimit(resource.RLIMIT_AS, (int(limits.memory_gb * gib),) * 2)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (int(limits.file_gb * gib),) * 2)
+        cpu = int(limits.time * (limits.threads + 1)) + STARTUP_SECONDS
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes,) * 2)
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    return apply
+
+
+def sandbox_works() -> str | None:
+    """None when a sandboxed Python can start here, else why not."""
+    try:
+        with tempfile.TemporaryDirectory(prefix="grade-probe-") as scratch:
+            home, out = Path(scratch, "home"), Path(scratch, "out")
+            home.mkdir(), out.mkdir()
+            _hand_to_nobody(Path(scratch))
+            command, inside = sandbox_command(home, out, Limits())
+            command += [*inside, sys.executable, "-c", "import course_utils"]
+            done = subprocess.run(command, capture_output=True, text=True, timeout=60, preexec_fn=_limit(Limits()))
+            if done.returncode != 0:
+                return f"bwrap could not start a sandbox here: {done.stderr.strip()[-300:]}"
+    except SandboxUnavailable as error:
+        return str(error)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"bwrap could not start a sandbox here: {error}"
+    return None
+
+
+def _hand_to_nobody(folder: Path) -> None:
+    if os.geteuid() == 0:
+        for path in [folder, *folder.rglob("*")]:
+            os.chown(path, NOBODY, NOBODY)
+
+
+def _keep_tail(stream, tail: list[bytes], size: int = 16_384) -> None:
+    for chunk in iter(lambda: stream.read(4096), b""):
+        tail.append(chunk)
+        while sum(map(len, tail)) > size and len(tail) > 1:
+            tail.pop(0)
+
+
+def run_sandboxed(nb, student: str, limits: Limits, smoke: bool, sandbox: bool = True) -> tuple[dict | None, str]:
+    """Run a prepared notebook; return the runner's result (None if it left none) and how the run ended."""
+    with tempfile.TemporaryDirectory(prefix="grade-") as scratch:
+        home, out = Path(scratch, "home"), Path(scratch, "out")
+        home.mkdir(), out.mkdir()
+        nbformat.write(nb, home / "hand-in.ipynb")
+        if sandbox:
+            _hand_to_nobody(Path(scratch))
+            command, inside = sandbox_command(home, out, limits)
+            command += ["--setenv", "COURSE_SMOKE", "1" if smoke else "0", "--setenv", ex.STUDENT_VARIABLE, student,
+                        *inside, sys.executable, "/grader/runner.py", "hand-in.ipynb", "/grader/out/result.json", str(limits.time)]
+            env, cwd = None, None
+        else:
+            env = {**os.environ, "COURSE_SMOKE": "1" if smoke else "0", ex.STUDENT_VARIABLE: student}
+            command = [sys.executable, str(RUNNER), "hand-in.ipynb", str(out / "result.json"), str(limits.time)]
+            cwd = home
+        tail: list[bytes] = []
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   env=env, cwd=cwd, start_new_session=True, preexec_fn=_limit(limits) if sandbox else None)
+        reader = threading.Thread(target=_keep_tail, args=(process.stdout, tail), daemon=True)
+        reader.start()
+        try:
+            code = process.wait(timeout=limits.time + STARTUP_SECONDS)
+            ended = "ok" if code == 0 else f"the run stopped early (exit code {code})"
+        except subprocess.TimeoutExpired:
+            ended = f"time limit of {limits.time:g} s reached"
+        finally:
+            try:
+                os.killpg(process.pid, 9)
+            except ProcessLookupError:
+                pass
+            process.wait()
+        reader.join(timeout=5)
+        result = _read_result(out / "result.json")
+    return result, ended
+
+
+def _read_result(path: Path) -> dict | None:
+    try:
+        if path.stat().st_size > MAX_RESULT_BYTES:
+            return None
+        result = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    return result if isinstance(result, dict) else None
+
+
+# -- preparing and judging one hand-in -----------------------------------------------------------------
+
+def prepare(submitted, reference, number: str) -> tuple[object, dict[int, list[tuple[str, int]]], int]:
+    """The hand-in as it will run: no solution cells, each check cell a hand-over cell.
+
+    Returns the notebook, the hand-over cells of each exercise (their ids and indices), and how many
+    solution cells were left out. Check cells are matched by exercise number and order; a check
+    cell the student deleted is not put back, so that exercise grades as "not run".
+    """
+    nb = nbformat.v4.new_notebook(metadata=submitted.get("metadata", {}))
+    dropped = 0
+    for cell in submitted.cells:
+        if is_solution(cell):
+            dropped += 1
+            continue
+        nb.cells.append(cell)
+    wanted = {e.number: len(e.checks) for e in exercises(reference)}
+    handing: dict[int, list[tuple[str, int]]] = {}
+    for exercise in exercises(nb):
+        for order, index in enumerate(exercise.checks[:wanted.get(exercise.number, 0)]):
+            ident = f"{number}.{exercise.number}" + (f"#{order}" if order else "")
+            nb.cells[index] = nbformat.v4.new_code_cell(HAND_OVER.format(exercise=ident.split("#")[0]),
+                                                        metadata={"grader": {"exercise": ident}})
+            handing.setdefault(exercise.number, []).append((ident, index))
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    return nb, handing, dropped
+
+
+_ENAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,60}$")
+
+
+def judge(nb, reference, number: str, student: str, key: Key, result: dict | None, ended: str,
+          handing: dict[int, list[tuple[str, int]]], dropped: int, time_limit: float) -> Graded:
+    """Verdicts from what the run handed over; the status from how it ended (the grader's words only)."""
+    graded = Graded(number)
+    result = result or {}
+    cells = result.get("cells") if isinstance(result.get("cells"), dict) else {}
+    answers = result.get("answers") if isinstance(result.get("answers"), dict) else {}
+    problems = []
+    if ended != "ok":
+        problems.append(ended)
+    stopped = result.get("stopped")
+    if isinstance(stopped, dict) and stopped.get("why") in ("time", "kernel died", "kernel did not start"):
+        where = f" in cell {stopped['cell']}" if isinstance(stopped.get("cell"), int) else ""
+        problems.append({"time": f"time limit of {time_limit:g} s reached", "kernel died": "the kernel died",
+                         "kernel did not start": "the kernel did not start"}[stopped["why"]] + where)
+    raised = {int(i): str(e) for i, e in cells.items() if str(i).isdigit() and e != "ok"}
+    for index in sorted(raised)[:3]:
+        name = raised[index] if _ENAME.match(raised[index]) else "an error"
+        problems.append(f"cell {index} raised {name}")
+    if dropped:
+        problems.append(f"{dropped} cell(s) tagged solution left out")
+    graded.status = "; ".join(dict.fromkeys(problems)) if problems else "ok"
+    mine = {e.number: e for e in exercises(nb)}
     for exercise in exercises(reference):
         if not exercise.checks:
             graded.verdicts[exercise.number] = "open"
             continue
-        mine = submitted.get(exercise.number)
-        if mine is None or not mine.checks:
-            graded.verdicts[exercise.number] = "not run"
-            continue
-        verdicts = [_verdict(nb.cells[i], i in executed) for i in mine.checks]
-        if any(_raised(nb.cells[i]) for i in mine.cells):  # the answer cell failed: its check saw a stale answer
+        hand_overs = handing.get(exercise.number, [])
+        verdicts = [] if hand_overs else ["not run"]
+        for ident, index in hand_overs:
+            if str(index) not in cells:
+                verdicts.append("not run")
+            elif cells[str(index)] != "ok":
+                verdicts.append("error")
+            else:
+                verdicts.append(key.verdict(ident.split("#")[0], student, answers.get(ident)))
+        if any(raised.get(i) for i in getattr(mine.get(exercise.number), "cells", [])):  # the answer cell failed: a stale answer
             verdicts.append("error")
         graded.verdicts[exercise.number] = next((v for v in ("not run", "error", "unanswered", "wrong") if v in verdicts),
                                                 "correct")
     return graded
 
 
-def grade_folder(submissions: Path, time_limit: float = 600, smoke: bool = True, course: Path = NOTEBOOKS,
-                 log=print) -> tuple[list[str], list[dict]]:
-    """Grade every student's notebooks in `submissions`; return the CSV header and rows."""
-    if not submissions.is_dir():
-        raise SystemExit(f"SUBMISSIONS must be a folder with one folder per student; {submissions} is not a folder")
-    references = {number: nbformat.read(path, as_version=4) for number, path in course_notebooks(course).items()}
+def grade_notebook(path: Path, reference, number: str, student: str, key: Key, limits: Limits, smoke: bool = True,
+                   sandbox: bool = True) -> Graded:
+    """Prepare, run in the sandbox and judge one hand-in."""
+    try:
+        submitted = nbformat.read(path, as_version=4)
+    except Exception as error:  # noqa: BLE001 -- an unreadable file is a result to report, not a crash
+        graded = Graded(number, status=f"unreadable: {type(error).__name__}")
+        graded.verdicts = {e.number: "not run" if e.checks else "open" for e in exercises(reference)}
+        return graded
+    nb, handing, dropped = prepare(submitted, reference, number)
+    started = time.monotonic()
+    result, ended = run_sandboxed(nb, student, limits, smoke, sandbox)
+    graded = judge(nb, reference, number, student, key, result, ended, handing, dropped, limits.time)
+    graded.seconds = time.monotonic() - started
+    return graded
+
+
+# -- a class of students -------------------------------------------------------------------------------
+
+def _plan(submissions: Path, references: dict, log) -> dict[str, dict[str, Path]]:
+    plan: dict[str, dict[str, Path]] = {}
     students = sorted(p for p in submissions.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not students:
         raise SystemExit(f"{submissions} holds no student folder (one folder per student, with their notebooks)")
-    results: dict[str, dict[str, Graded]] = {}
     for student in students:
-        results[student.name] = {}
+        plan[student.name] = {}
         for path in sorted(student.rglob("*.ipynb")):
             match = NUMBER.match(path.name)
             if ".ipynb_checkpoints" in path.parts or not match or match.group(1) not in references:
                 log(f"{student.name}: skipped {path.name} (not a course notebook: names start with its number)")
                 continue
-            number = match.group(1)
-            if number in results[student.name]:
-                log(f"{student.name}: skipped {path.name} (a second copy of notebook {number})")
+            if match.group(1) in plan[student.name]:
+                log(f"{student.name}: skipped {path.name} (a second copy of notebook {match.group(1)})")
                 continue
-            graded = run_and_grade(path, references[number], time_limit, smoke)
-            graded.notebook = number
-            results[student.name][number] = graded
-            counts = {v: list(graded.verdicts.values()).count(v) for v in ("correct", "wrong", "unanswered")}
-            log(f"{student.name}: notebook {number}: {graded.status} ({graded.seconds:.1f} s), "
-                + ", ".join(f"{n} {v}" for v, n in counts.items()))
-    numbers = sorted({n for graded in results.values() for n in graded})
+            plan[student.name][match.group(1)] = path
+    return plan
+
+
+def header_for(numbers: list[str], references: dict) -> list[str]:
     header = ["student"]
     for number in numbers:
-        header += [f"{number} status"] + [f"{number}.{e.number}" for e in exercises(references[number])]
-    header += ["correct", "checked"]
-    rows = []
-    for student, by_number in results.items():
-        row = {"student": student, "correct": 0, "checked": 0}
-        for number in numbers:
-            graded = by_number.get(number)
-            row[f"{number} status"] = graded.status if graded else "missing"
-            for exercise in exercises(references[number]):
-                verdict = graded.verdicts[exercise.number] if graded else ("missing" if exercise.checks else "open")
-                row[f"{number}.{exercise.number}"] = verdict
-                if exercise.checks:
-                    row["checked"] += 1
-                    row["correct"] += verdict == "correct"
-        rows.append(row)
-    return header, rows
+        header += [f"{number} status", f"{number} seconds"] + [f"{number}.{e.number}" for e in exercises(references[number])]
+    return header + ["correct", "checked"]
+
+
+def row_for(student: str, by_number: dict[str, Graded], numbers: list[str], references: dict) -> dict:
+    row = {"student": student, "correct": 0, "checked": 0}
+    for number in numbers:
+        graded = by_number.get(number)
+        row[f"{number} status"] = graded.status if graded else "missing"
+        row[f"{number} seconds"] = f"{graded.seconds:.1f}" if graded else ""
+        for exercise in exercises(references[number]):
+            verdict = graded.verdicts[exercise.number] if graded else ("missing" if exercise.checks else "open")
+            row[f"{number}.{exercise.number}"] = verdict
+            if exercise.checks:
+                row["checked"] += 1
+                row["correct"] += verdict == "correct"
+    return row
+
+
+def write_csv(out: Path, header: list[str], rows: list[dict]) -> None:
+    """Write the whole CSV to a temporary file beside `out`, then rename it over `out`."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    handle = tempfile.NamedTemporaryFile("w", dir=out.parent, prefix=f".{out.name}.", suffix=".tmp", delete=False,
+                                         newline="", encoding="utf-8")
+    with handle:
+        writer = csv.DictWriter(handle, fieldnames=header)
+        writer.writeheader()
+        writer.writerows(sorted(rows, key=lambda row: row["student"]))
+    os.chmod(handle.name, 0o644)
+    os.replace(handle.name, out)
+
+
+def grade_folder(submissions: Path, limits: Limits | None = None, smoke: bool = True, course: Path = NOTEBOOKS,
+                 log=print, out: Path | None = None, jobs: int = 1, resume: bool = False, key_items: dict | None = None,
+                 sandbox: bool = True) -> tuple[list[str], list[dict]]:
+    """Grade every student's notebooks in `submissions`; return the CSV header and rows (and write `out`)."""
+    limits = limits or Limits()
+    if not submissions.is_dir():
+        raise SystemExit(f"SUBMISSIONS must be a folder with one folder per student; {submissions} is not a folder")
+    if sandbox and (why := sandbox_works()) is not None:
+        raise SystemExit(f"{why}.\nThe grader refuses to run students' code outside a sandbox; --unsafe-no-sandbox runs "
+                         "it with your own rights, able to read and change anything you can.")
+    references = {number: nbformat.read(path, as_version=4) for number, path in course_notebooks(course).items()}
+    key = Key.of_course(course, key_items)
+    plan = _plan(submissions, references, log)
+    numbers = sorted({n for notebooks in plan.values() for n in notebooks})
+    header = header_for(numbers, references)
+    done: dict[str, dict] = {}
+    if resume and out is not None and out.exists():
+        with open(out, newline="", encoding="utf-8") as handle:
+            done = {row["student"]: row for row in csv.DictReader(handle) if row.get("student") in plan}
+        log(f"grade: resuming: {len(done)} student(s) already in {out.name}")
+    results: dict[str, dict[str, Graded]] = {s: {} for s in plan if s not in done}
+    rows = dict(done)
+    lock = threading.Lock()
+    changed = threading.Event()
+
+    def one(student: str, number: str, path: Path) -> None:
+        if changed.is_set():
+            return
+        graded = grade_notebook(path, references[number], number, student, key, limits, smoke, sandbox)
+        counts = {v: list(graded.verdicts.values()).count(v) for v in ("correct", "wrong", "unanswered")}
+        with lock:
+            if not key.unchanged():
+                changed.set()
+                return
+            results[student][number] = graded
+            log(f"grade: {student}: notebook {number}: {graded.status} ({graded.seconds:.1f} s), "
+                + ", ".join(f"{n} {v}" for v, n in counts.items()))
+            if len(results[student]) == len(plan[student]):
+                rows[student] = row_for(student, results[student], numbers, references)
+                if out is not None:
+                    write_csv(out, header, list(rows.values()))
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = [pool.submit(one, s, n, p) for s in results for n, p in plan[s].items()]
+        for future in futures:
+            future.result()
+    for student in results:  # students who handed in no course notebook
+        if student not in rows and not changed.is_set():
+            rows[student] = row_for(student, {}, numbers, references)
+    if changed.is_set():
+        raise SystemExit("the course's files changed while grading (the answer key, the package or the notebooks): "
+                         "stopped; the CSV holds the students graded before")
+    if out is not None:
+        write_csv(out, header, list(rows.values()))
+    return header, sorted(rows.values(), key=lambda row: row["student"])
+
+
+def _positive(name: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{name} must be a positive, finite number, got {text}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("submissions", type=Path, help="a folder with one folder of notebooks per student")
     parser.add_argument("--out", type=Path, default=Path("grades.csv"), help="the CSV to write (default: grades.csv)")
-    parser.add_argument("--time-limit", type=float, default=600, help="seconds per notebook (default: 600)")
+    parser.add_argument("--time-limit", type=lambda t: _positive("--time-limit", t), default=600,
+                        help="seconds per notebook (default: 600)")
+    parser.add_argument("--memory-limit", type=lambda t: _positive("--memory-limit", t), default=8,
+                        help="GB of address space per notebook (default: 8; PyTorch alone maps about 3.7)")
+    parser.add_argument("-j", "--jobs", type=int, default=1, help="notebooks graded at a time (default: 1)")
+    parser.add_argument("--resume", action="store_true", help="keep the students already in --out, grade the rest")
     parser.add_argument("--full", action="store_true", help="run in full mode instead of smoke mode")
+    parser.add_argument("--unsafe-no-sandbox", action="store_true",
+                        help="run students' code without a sandbox, with your rights (only for code you trust)")
     parser.add_argument("--course", type=Path, default=NOTEBOOKS, help=argparse.SUPPRESS)  # the tests' own course
     args = parser.parse_args(argv)
-    if args.time_limit <= 0:
-        parser.error(f"--time-limit must be a positive number of seconds, got {args.time_limit:g}")
-    header, rows = grade_folder(args.submissions, args.time_limit, smoke=not args.full, course=args.course)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with open(args.out, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=header)
-        writer.writeheader()
-        writer.writerows(rows)
+    if args.out.is_dir():
+        parser.error(f"--out names a file to write, such as grades.csv; {args.out} is a folder")
+    if args.jobs < 1:
+        parser.error(f"-j must be 1 or more, got {args.jobs}")
+    limits = Limits(time=args.time_limit, memory_gb=args.memory_limit)
+    if args.unsafe_no_sandbox:
+        print("grade: --unsafe-no-sandbox: the notebooks run as you, with your files and network, and no limit but time")
+    started = time.monotonic()
+    _, rows = grade_folder(args.submissions, limits, smoke=not args.full, course=args.course, out=args.out,
+                           jobs=args.jobs, resume=args.resume, sandbox=not args.unsafe_no_sandbox)
     out = args.out.resolve()
     shown = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
-    print(f"graded {len(rows)} student(s): {shown}")
+    print(f"grade: graded {len(rows)} student(s) in {time.monotonic() - started:.0f} s: {shown}")
     return 0
 
 
