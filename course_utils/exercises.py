@@ -252,7 +252,8 @@ def check(exercise: str, answer: Any) -> Feedback:
     if digest(exercise, index, text) == entry["variants"][index]["digest"]:
         return Feedback(True, "Correct!")
     reason = _why_not(entry, answer)
-    precision = f" (compared to {entry['decimals']} decimals)" if entry["decimals"] else ""
+    places = entry["decimals"]
+    precision = f" (compared to {places} decimal{'s' if places != 1 else ''})" if places else ""
     return Feedback(False, "Not quite." + (f" ({reason})" if reason else "") + precision
                     + (f" Hint: {entry['hint']}" if entry["hint"] else ""))
 

@@ -186,9 +186,9 @@ KEY: dict[str, Item] = {
                                 lambda r: {"images": r.choice([50_000, 54_000, 60_000, 45_000, 48_000]),
                                            "batch_size": r.choice([24, 48, 96, 100, 128, 200, 256, 384])},
                                 "06.1", keep=lambda v: v["images"] % v["batch_size"] != 0)),
-    "06.2": Item(lambda classes: math.log(classes), "-ln of 1/(number of classes)", decimals=2,
+    "06.2": Item(lambda classes: math.log(classes), "-ln of 1/(number of classes)", decimals=1,
                  variants=_draw({"classes": 2}, lambda r: {"classes": r.randrange(3, 1001)}, "06.2",
-                                keep=lambda v: abs(math.log(v["classes"]) * 100 - round(math.log(v["classes"]) * 100)) < 0.25)),
+                                keep=lambda v: abs(math.log(v["classes"]) * 10 - round(math.log(v["classes"]) * 10)) < 0.25)),
     # 07 Transfer learning
     "07.1": Item(lambda: _count(_meta(lambda: __import__("course_utils.weights", fromlist=["x"]).classifier_head(
         _models().resnet34(num_classes=2))[0])), "in_features x out_features + out_features"),
