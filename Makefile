@@ -78,19 +78,24 @@ site: $(STAMP)
 	$(BIN)/python -m tools.site $(if $(SMOKE),--smoke) $(if $(SOLUTIONS),--solutions) $(NAMES)
 
 # The lecturer's editions: editions/student/ (solutions and outputs removed, checks kept) and
-# editions/solutions/ (the answer key).
+# editions/solutions/ (the answer key). `make student STUDENTS=roster.txt` (one id a line) writes a folder
+# per student with the id cell filled in, so that each sees their own numbers.
 student: $(STAMP)
-	$(BIN)/python -m tools.editions student $(NAMES)
+	$(BIN)/python -m tools.editions student $(NAMES) $(if $(STUDENTS),--students "$(STUDENTS)")
 
 solutions: $(STAMP)
 	$(BIN)/python -m tools.editions solutions $(NAMES)
 
 # Grade the notebooks students handed back: `make grade SUBMISSIONS=hand-ins` (one folder per student)
-# writes grades.csv with check()'s verdict for every exercise. TIME_LIMIT is seconds per notebook.
+# writes grades.csv with a verdict for every exercise, each notebook run in a bubblewrap sandbox (installed
+# here with apt-get when missing and run as root). TIME_LIMIT is seconds per notebook, JOBS notebooks run
+# at a time, RESUME=1 keeps the students already in grades.csv.
 TIME_LIMIT ?= 600
+JOBS ?= 2
 grade: $(STAMP)
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder-with-one-folder-per-student"; exit 2; }
-	$(BIN)/python -m tools.grade "$(SUBMISSIONS)" --out grades.csv --time-limit $(TIME_LIMIT)
+	@command -v bwrap >/dev/null 2>&1 || { test "$$(id -u)" = 0 && apt-get update -qq && apt-get install -y -qq bubblewrap; } || true
+	$(BIN)/python -m tools.grade "$(SUBMISSIONS)" --out grades.csv --time-limit $(TIME_LIMIT) -j $(JOBS) $(if $(RESUME),--resume)
 
 # Time every notebook in smoke and full mode, one conv layer three ways, LeNet's training, and
 # 2 training processes against 1; the tables go to BENCHMARKS.md.

@@ -7,7 +7,7 @@ import nbformat
 import pytest
 
 from tools import editions
-from tools.notebooks import NOTEBOOKS
+from tools.notebooks import NOTEBOOKS, student_branch
 
 NAMES = ["00_setup", "03_padding_stride_pooling"]
 
@@ -24,7 +24,8 @@ def test_the_command_writes_one_notebook_per_name(kind, tmp_path, capsys):
         solutions = sum(editions.is_solution(c) for c in source.cells)
         if kind == "student":
             assert not any(editions.is_solution(c) for c in written.cells)
-            assert written.cells[0].source == editions.STUDENT_NOTE
+            assert written.cells[1].source == editions.STUDENT_NOTE
+            assert f"/blob/{student_branch()}/notebooks/{name}.ipynb" in written.cells[0].source  # the badge opens this edition
         else:
             # every solution kept, and each exercise's first solution cell announced
             announced = sum(c.source == editions.KEY_NOTE for c in written.cells)

@@ -80,7 +80,7 @@ class TestNotebook:
         repository, branch = nbtools.course_location()
         cells = _read(path).cells
         assert cells[0].cell_type == "markdown"
-        assert cells[0].source == nbtools.badge_source(path.name, repository, branch)
+        assert cells[0].source == nbtools.badge_source(path.name, repository, nbtools.student_branch())
         first = next(i for i, c in enumerate(cells) if c.cell_type == "code")
         first_code, note = cells[first], cells[first - 1]
         assert first_code.source == nbtools.install_source(repository, branch)
@@ -130,7 +130,8 @@ class TestNotebook:
         readme = (ROOT / "README.md").read_text(encoding="utf-8")
         assert f"(notebooks/{path.name})" in readme, f"add {path.name} to the README's table of notebooks"
         repository, branch = nbtools.course_location()
-        assert nbtools.colab_url(path.name, repository, branch) in readme, f"the README lacks the Colab badge of {path.name}"
+        assert nbtools.colab_url(path.name, repository, nbtools.student_branch()) in readme, \
+            f"the README lacks the Colab badge of {path.name} (opening the student edition)"
 
 
 def test_readme_lists_no_missing_notebook():
@@ -181,7 +182,10 @@ class TestExercises:
         solutions = {nb.cells[i].source for e in editions.exercises(nb) for i in e.solutions}
         assert not any(editions.is_solution(c) or c.source in solutions for c in student.cells)
         assert not any(c.get("outputs") for c in student.cells), "the student edition stores outputs"
-        assert "colab.research.google.com" not in nbformat.writes(student), "the badge would open the notebook with solutions"
+        links = re.findall(r"https://colab\.research\.google\.com/github/[^)\s]+", nbformat.writes(student))
+        assert links and all(f"/blob/{nbtools.student_branch()}/" in link for link in links), \
+            f"every Colab link opens the student edition, not the notebook with solutions: {links}"
         checks = [nb.cells[i].source for e in editions.exercises(nb) for i in e.checks]
         assert [student.cells[i].source for e in editions.exercises(student) for i in e.checks] == checks
-        assert len(student.cells) == len(nb.cells) - len([c for c in nb.cells if editions.is_solution(c)])
+        # the solutions left out, the line saying where they are added under the badge
+        assert len(student.cells) == len(nb.cells) - len([c for c in nb.cells if editions.is_solution(c)]) + 1

@@ -21,9 +21,9 @@ def _notebook_with_outputs():
 
 def test_sync_puts_badge_first_and_install_cell_before_other_code():
     nb = _notebook_with_outputs()
-    nbtools.sync_notebook(nb, "01_intro.ipynb", "someone/fork", "dev")
-    assert nb.cells[0].source == nbtools.badge_source("01_intro.ipynb", "someone/fork", "dev")
-    assert "google.com/github/someone/fork/blob/dev/notebooks/01_intro.ipynb" in nb.cells[0].source
+    nbtools.sync_notebook(nb, "01_intro.ipynb", "someone/fork", "dev", "handout")
+    assert nb.cells[0].source == nbtools.badge_source("01_intro.ipynb", "someone/fork", "handout")
+    assert "google.com/github/someone/fork/blob/handout/notebooks/01_intro.ipynb" in nb.cells[0].source
     assert nb.cells[1].source == "# 01 Title"
     assert nb.cells[2].source == nbtools.COLAB_NOTE and nbtools.NOTE_TAG in nb.cells[2].metadata["tags"]
     assert nb.cells[3].source == nbtools.install_source("someone/fork", "dev")
@@ -35,7 +35,7 @@ def test_sync_moves_an_existing_colab_note_to_the_install_cell():
     nb = _notebook_with_outputs()
     note = "The next cell matters only in Google Colab: there it installs the helpers."
     nb.cells[1:1] = [nbformat.v4.new_markdown_cell(note), nbformat.v4.new_markdown_cell("Some prose first.")]
-    nbtools.sync_notebook(nb, "01_intro.ipynb", "o/r", "main")
+    nbtools.sync_notebook(nb, "01_intro.ipynb", "o/r", "main", "student")
     sources = [c.source for c in nb.cells]
     assert sources[1:5] == ["# 01 Title", "Some prose first.", note, nbtools.install_source("o/r", "main")]
     assert nb.cells[3].metadata == {"tags": [nbtools.NOTE_TAG], "slideshow": {"slide_type": "skip"}}
@@ -43,8 +43,8 @@ def test_sync_moves_an_existing_colab_note_to_the_install_cell():
 
 def test_sync_rewrites_existing_cells_instead_of_adding_new_ones():
     nb = _notebook_with_outputs()
-    nbtools.sync_notebook(nb, "01_intro.ipynb", "old/place", "main")
-    nbtools.sync_notebook(nb, "01_intro.ipynb", "new/place", "main")
+    nbtools.sync_notebook(nb, "01_intro.ipynb", "old/place", "main", "student")
+    nbtools.sync_notebook(nb, "01_intro.ipynb", "new/place", "main", "student")
     assert len(nb.cells) == 6  # badge, title, Colab note, install cell and the two cells
     text = nbformat.writes(nb)
     assert "old/place" not in text and text.count("new/place") == 2
@@ -69,8 +69,9 @@ def test_readme_badges_follow_the_location():
 
 def test_location_is_read_from_pyproject(tmp_path):
     pyproject = tmp_path / "pyproject.toml"
-    pyproject.write_text('[tool.course]\ngithub_repository = "x/y"\ngithub_branch = "b"\n')
+    pyproject.write_text('[tool.course]\ngithub_repository = "x/y"\ngithub_branch = "b"\nstudent_branch = "s"\n')
     assert nbtools.course_location(pyproject) == ("x/y", "b")
+    assert nbtools.student_branch(pyproject) == "s"
 
 
 def test_unknown_notebook_name_is_reported():
@@ -96,7 +97,7 @@ def test_sync_adds_slide_metadata_without_overriding_the_authors():
         nbformat.v4.new_code_cell("x = 1"),
         nbformat.v4.new_markdown_cell("## Notes", metadata={"slideshow": {"slide_type": "notes"}}),
     ]
-    nbtools.sync_notebook(nb, "03_x.ipynb", "o/r", "main")
+    nbtools.sync_notebook(nb, "03_x.ipynb", "o/r", "main", "student")
     kinds = [c.metadata.get("slideshow", {}).get("slide_type") for c in nb.cells]
     assert kinds == ["skip", "slide", "slide", "subslide", "skip", "skip", "fragment", "fragment", None, "notes"]
 

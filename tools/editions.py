@@ -6,14 +6,17 @@
 How an exercise is written (tests/test_notebook_hygiene.py enforces it): the last section of every
 notebook, "## Exercises", holds the exercises, each a markdown cell that starts with **N.**. Its
 worked solution is the cells after it tagged `solution`. An exercise with a right answer also has
-a cell `answer = None`, which the student fills in, and after the solution a check cell that calls
-`check(answer, ...)` (course_utils.exercises) and stores its verdict.
+a cell `answer = None`, which the student fills in, and after the solution a check cell
+`check("NN.k", answer)` (course_utils.exercises) that stores its verdict. The check cell names only
+the exercise: its expected value lives in the answer key (tools/answer_key.py), and the package has
+only its hash.
 
 The student edition leaves out every solution cell and every output, and keeps the `answer = None`
-and check cells, so students still get instant feedback. It has no Colab badge: the badge opens the
-course's own notebook, solutions included. The answer key is the full notebook, each solution
-announced by a line. `make student` and `make solutions` run this; tools/grade.py grades the
-student notebooks that come back.
+and check cells, so students still get instant feedback. Its Colab badge opens the student edition
+itself (the Pages workflow publishes it on the branch `student_branch` of pyproject.toml's
+[tool.course]), and a line under it says where the solutions are. The answer key is the full
+notebook, each solution announced by a line. `make student` and `make solutions` run this;
+tools/grade.py grades the student notebooks that come back.
 """
 
 from __future__ import annotations
@@ -34,8 +37,8 @@ EXERCISES_HEADING = "## Exercises"
 EXERCISE = re.compile(r"^\*\*(\d+)\.\*\*")
 CHECK_CALL = re.compile(r"^check\(", re.MULTILINE)
 KEY_NOTE = "*Worked solution:*"
-STUDENT_NOTE = ("*Student edition: the exercises at the end have no solutions here. To use it in Colab, "
-                "upload it there (File > Upload notebook).*")
+STUDENT_NOTE = ("*Student edition: the exercises at the end check your answers without showing them; their "
+                "worked solutions are in the answer key, which your lecturer has.*")
 
 
 @dataclass
@@ -92,16 +95,16 @@ def _without_outputs(cell) -> None:
 
 
 def student_edition(nb):
-    """A copy of the notebook without solution cells, outputs or Colab badge."""
+    """A copy of the notebook without solution cells or outputs, with a line under its badge saying so."""
     nb = copy.deepcopy(nb)
     cells = []
     for cell in nb.cells:
         if is_solution(cell):
             continue
-        if BADGE_TAG in cell.get("metadata", {}).get("tags", []):
-            cell = nbformat.v4.new_markdown_cell(STUDENT_NOTE, metadata={"slideshow": {"slide_type": "skip"}})
         _without_outputs(cell)
         cells.append(cell)
+        if BADGE_TAG in cell.get("metadata", {}).get("tags", []):
+            cells.append(nbformat.v4.new_markdown_cell(STUDENT_NOTE, metadata={"slideshow": {"slide_type": "skip"}}))
     nb.cells = cells
     return nb
 
@@ -120,20 +123,56 @@ def answer_key(nb):
 
 
 EDITIONS = {"student": student_edition, "solutions": answer_key}
+STUDENT_CALL = re.compile(r"""^student\((["'])(.*?)\1\)""", re.MULTILINE)
 
 
-def write_edition(kind: str, paths: list[Path], out: Path) -> list[Path]:
-    """Write the `kind` edition of each notebook into `out`; return the files written."""
+def student_id_in(nb) -> str | None:
+    """The id written in the notebook's `student("...")` cell ('' when blank), or None if it has none."""
+    for cell in nb.cells:
+        match = STUDENT_CALL.search(cell.source) if cell.cell_type == "code" else None
+        if match:
+            return match.group(2).strip()
+    return None
+
+
+def with_student(nb, student: str):
+    """A copy of a student edition with the id cell filled in, so the student sees their own numbers."""
+    if not re.fullmatch(r"[\w.@-]{1,64}", student):
+        raise ValueError(f"a student id is 1 to 64 letters, digits and . _ @ -, as the hand-in folders are named; "
+                         f"got {student!r}")
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and STUDENT_CALL.search(cell.source):
+            cell.source = STUDENT_CALL.sub(lambda m: f'student("{student}")', cell.source, count=1)
+            break
+    return nb
+
+
+def write_edition(kind: str, paths: list[Path], out: Path, students: list[str] | None = None) -> list[Path]:
+    """Write the `kind` edition of each notebook into `out` (one folder per student, if given)."""
     if kind not in EDITIONS:
         raise ValueError(f"kind must be one of {', '.join(EDITIONS)}, got {kind!r}")
-    out.mkdir(parents=True, exist_ok=True)
     written = []
     for path in paths:
         nb = EDITIONS[kind](nbformat.read(path, as_version=4))
-        target = out / path.name
-        target.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
-        written.append(target)
+        for student, folder in ([(s, out / s) for s in students] if students else [(None, out)]):
+            folder.mkdir(parents=True, exist_ok=True)
+            target = folder / path.name
+            target.write_text(nbformat.writes(with_student(nb, student) if student else nb) + "\n", encoding="utf-8")
+            written.append(target)
     return written
+
+
+def read_roster(path: Path) -> list[str]:
+    """Student ids, one a line (blank lines and lines starting with # left out)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise SystemExit(f"--students: cannot read {path}: {error.strerror}") from None
+    students = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    if not students:
+        raise SystemExit(f"--students: {path} names no student (one id a line)")
+    return list(dict.fromkeys(students))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -141,12 +180,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("kind", choices=list(EDITIONS), help="student: no solutions; solutions: the answer key")
     parser.add_argument("names", nargs="*", help="notebook names (default: all)")
     parser.add_argument("--out", type=Path, default=None, help="folder to write to (default: editions/KIND)")
+    parser.add_argument("--students", type=Path, default=None,
+                        help="a roster, one student id a line: a folder per student, each with its id filled in")
     args = parser.parse_args(argv)
     out = (args.out or ROOT / "editions" / args.kind).resolve()
-    written = write_edition(args.kind, notebook_paths(args.names), out)
+    students = read_roster(args.students) if args.students else None
+    try:
+        written = write_edition(args.kind, notebook_paths(args.names), out, students)
+    except ValueError as error:
+        raise SystemExit(f"--students: {error}") from None
     counted = sum(len(exercises(nbformat.read(p, as_version=4))) for p in written)
     shown = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
-    print(f"wrote {len(written)} notebooks ({counted} exercises) to {shown}/")
+    whose = f" for {len(students)} students" if students else ""
+    print(f"wrote {len(written)} notebooks ({counted} exercises){whose} to {shown}/")
     return 0
 
 

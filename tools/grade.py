@@ -60,7 +60,7 @@ from pathlib import Path
 import nbformat
 
 from course_utils import exercises as ex
-from tools.editions import exercises, is_solution
+from tools.editions import exercises, is_solution, student_id_in
 from tools.notebooks import NOTEBOOKS, ROOT
 
 NUMBER = re.compile(r"^(\d{2})[_\s-]")
@@ -360,6 +360,12 @@ def judge(nb, reference, number: str, student: str, key: Key, result: dict | Non
         problems.append(f"cell {index} raised {name}")
     if dropped:
         problems.append(f"{dropped} cell(s) tagged solution left out")
+    written = student_id_in(nb)
+    own_numbers = any(len(key.items[f"{number}.{e.number}"].variants) > 1 for e in exercises(reference)
+                      if f"{number}.{e.number}" in key.items)
+    if own_numbers and written is not None and written != student:
+        problems.append(f"graded with the numbers of {student!r} (the folder's name), the notebook's student cell says "
+                        f"{written[:40]!r}")
     graded.status = "; ".join(dict.fromkeys(problems)) if problems else "ok"
     mine = {e.number: e for e in exercises(nb)}
     for exercise in exercises(reference):

@@ -50,10 +50,16 @@ FIGURE_CELL = re.compile(r"plt\.show\(\)|_(stepper|calculator|explorer)\(")
 
 
 def course_location(pyproject: Path = ROOT / "pyproject.toml") -> tuple[str, str]:
-    """Return (owner/repository, branch) from [tool.course] in pyproject.toml."""
+    """Return (owner/repository, branch) from [tool.course] in pyproject.toml: where Colab installs from."""
     with open(pyproject, "rb") as handle:
         settings = tomllib.load(handle)["tool"]["course"]
     return settings["github_repository"], settings["github_branch"]
+
+
+def student_branch(pyproject: Path = ROOT / "pyproject.toml") -> str:
+    """The branch that holds the student edition (no solutions): where the Colab badges send students."""
+    with open(pyproject, "rb") as handle:
+        return tomllib.load(handle)["tool"]["course"]["student_branch"]
 
 
 def colab_url(name: str, repository: str, branch: str) -> str:
@@ -86,16 +92,17 @@ def is_checked(cell) -> bool:
     return cell.cell_type == "code" and CHECK_TAG in _tags(cell)
 
 
-def sync_notebook(nb, name: str, repository: str, branch: str) -> None:
+def sync_notebook(nb, name: str, repository: str, branch: str, badge_branch: str) -> None:
     """Put the badge cell first and the install cell as the first code cell, just after its Colab note,
-    with current sources."""
+    with current sources. The badge opens the notebook of `badge_branch` (the student edition); the
+    install cell installs the package from `branch`."""
     badge = next((c for c in nb.cells if BADGE_TAG in _tags(c)), None)
     if badge is None:
         badge = nbformat.v4.new_markdown_cell(metadata={"tags": [BADGE_TAG]})
     else:
         nb.cells.remove(badge)
     badge.cell_type = "markdown"
-    badge.source = badge_source(name, repository, branch)
+    badge.source = badge_source(name, repository, badge_branch)
     badge.metadata["slideshow"] = {"slide_type": "skip"}
     nb.cells.insert(0, badge)
 
@@ -181,7 +188,7 @@ def processed(path: Path) -> tuple[str, str]:
     repository, branch = course_location()
     original = path.read_text(encoding="utf-8")
     nb = nbformat.reads(original, as_version=4)
-    sync_notebook(nb, path.name, repository, branch)
+    sync_notebook(nb, path.name, repository, branch, student_branch())
     strip_notebook(nb)
     return original, nbformat.writes(nb) + "\n"
 
@@ -203,7 +210,7 @@ def execute(paths: list[Path], timeout: int = 1200) -> None:
         print(f"executing {path.name} in smoke mode", flush=True)
         run_notebook(nb, smoke=True, timeout=timeout)
         repository, branch = course_location()
-        sync_notebook(nb, path.name, repository, branch)
+        sync_notebook(nb, path.name, repository, branch, student_branch())
         strip_notebook(nb)
         path.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
 
@@ -226,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.command != "check":
                 path.write_text(text, encoding="utf-8")
     readme = README.read_text(encoding="utf-8")
-    new_readme = sync_readme(readme, repository, branch)
+    new_readme = sync_readme(readme, repository, student_branch())
     if new_readme != readme:
         stale.append(README.name)
         if args.command != "check":
