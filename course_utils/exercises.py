@@ -17,7 +17,7 @@ exercises, or the environment variable COURSE_STUDENT_ID (which the grader sets)
 `numbers("03.1")` shows them. With no id, every exercise takes the lecture's numbers.
 
 Instant feedback is an oracle, as in every self-checking course: it says right or wrong, slowly
-enough (about 20 ms a try) that guessing through it is no shortcut for an exercise worth doing.
+enough (about 10 ms a try) that guessing through it is no shortcut for an exercise worth doing.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ HAND_OVER_MIME = "application/vnd.cnn-course.answer+json"
 STUDENT_VARIABLE = "COURSE_STUDENT_ID"
 EXERCISE_ID = re.compile(r"^\d{2}\.\d+$")
 BANK = Path(__file__).with_name("exercise_bank.json")
-ITERATIONS = 40_000  # PBKDF2 rounds: ~20 ms per hash on a laptop core
+ITERATIONS = 40_000  # PBKDF2 rounds: about 10 ms per hash on one core
 _MAX_ELEMENTS = 10_000
 _student_id = ""
 

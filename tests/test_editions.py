@@ -57,3 +57,21 @@ def test_a_relative_output_folder_is_taken_from_where_the_command_runs(tmp_path,
     assert editions.main(["student", NAMES[0], "--out", "handout"]) == 0
     assert (tmp_path / "handout" / f"{NAMES[0]}.ipynb").exists()
     assert "handout/" in capsys.readouterr().out
+
+
+def test_a_roster_gives_each_student_a_notebook_with_their_id(tmp_path, capsys):
+    roster = tmp_path / "roster.txt"
+    roster.write_text("# term 1\nada\n\nben.s@uni\nada\n")
+    assert editions.main(["student", NAMES[1], "--out", str(tmp_path / "out"), "--students", str(roster)]) == 0
+    assert "for 2 students" in capsys.readouterr().out
+    for who in ("ada", "ben.s@uni"):
+        nb = nbformat.read(tmp_path / "out" / who / f"{NAMES[1]}.ipynb", as_version=4)
+        assert editions.student_id_in(nb) == who
+    with pytest.raises(SystemExit, match="cannot read .*: No such file"):
+        editions.main(["student", NAMES[1], "--out", str(tmp_path), "--students", str(tmp_path / "nowhere.txt")])
+    (tmp_path / "empty.txt").write_text("# nobody yet\n")
+    with pytest.raises(SystemExit, match="names no student"):
+        editions.main(["student", NAMES[1], "--out", str(tmp_path), "--students", str(tmp_path / "empty.txt")])
+    roster.write_text("robert'); drop\n")
+    with pytest.raises(SystemExit, match="1 to 64 letters"):
+        editions.main(["student", NAMES[1], "--out", str(tmp_path / "bad"), "--students", str(roster)])

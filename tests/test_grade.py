@@ -179,6 +179,8 @@ def graded(tmp_path_factory):
         "cy": hand_in({1: "answer = -1", 2: "answer = = 3"}, checks={1: "check('03.1', answer, answer)"}),
         "dee": hand_in({1: "import os\nos._exit(1)"}),
         "eve": hand_in({1: "while True:\n    pass"}),
+        # an id cell with a classmate's id: the folder's name decides, and the status says so
+        "fay": editions.with_student(hand_in({1: RIGHT_1}), "ada"),
         # ada's values, copied by a classmate whose numbers differ
         "yan": hand_in({1: f"answer = {expected('03.1', 'ada')!r}", 2: f"answer = {expected('03.2', 'ada')!r}"}),
         **attackers(root, submissions, csv_path),
@@ -224,6 +226,12 @@ def test_a_dead_kernel_and_an_endless_loop_stop_only_their_notebook(graded):
     assert f"time limit of {TIME_LIMIT} s reached" in rows["eve"]["03 status"]
     for student in ("dee", "eve"):
         assert (rows[student]["03.1"], rows[student]["03.2"]) == ("not run", "not run")
+
+
+def test_the_folder_s_name_picks_the_numbers(graded):
+    row = graded["rows"]["fay"]
+    assert row["03.1"] == "correct"  # worked out with fay's numbers, whatever the cell says
+    assert "graded with the numbers of 'fay' (the folder's name), the notebook's student cell says 'ada'" in row["03 status"]
 
 
 def test_a_classmate_s_answers_are_wrong_for_other_numbers(graded):
