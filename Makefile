@@ -97,12 +97,13 @@ grade: $(STAMP)
 	@command -v bwrap >/dev/null 2>&1 || { test "$$(id -u)" = 0 && apt-get update -qq && apt-get install -y -qq bubblewrap; } || true
 	$(BIN)/python -m tools.grade "$(SUBMISSIONS)" --out grades.csv --time-limit $(TIME_LIMIT) -j $(JOBS) $(if $(RESUME),--resume)
 
-# Time every notebook in smoke and full mode, one conv layer three ways, LeNet's training, and
-# 2 training processes against 1; the tables go to BENCHMARKS.md.
+# Time every notebook in smoke and full mode, one conv layer three ways, LeNet's training,
+# 2 training processes against 1, and grading 30 hand-ins; the tables go to BENCHMARKS.md.
 benchmark: $(STAMP)
 	$(BIN)/python -m benchmarks.conv_speed
 	$(BIN)/python -m benchmarks.training_speed
 	$(BIN)/python -m benchmarks.distributed_speed
+	$(BIN)/python -m benchmarks.grading_speed
 	$(BIN)/python -m benchmarks.time_notebooks $(NAMES)
 
 clean:

@@ -111,3 +111,41 @@ def test_run_notebook_sets_the_mode_in_the_kernel_only(smoke, monkeypatch):
     nbtools.run_notebook(nb, smoke=smoke, timeout=120)
     assert nb.cells[0].outputs[0]["text"].split() == (["1", "True"] if smoke else ["0", "False"])
     assert nbtools.os.environ["COURSE_SMOKE"] == "1", "this process's environment must not change"
+
+
+def test_a_reply_that_a_poll_missed_is_found_by_the_next_slice():
+    """tools.grade_runner.poll_in_slices: the workaround for jupyter/nbclient#312 used by every notebook run."""
+    import asyncio
+    import time
+    from queue import Empty
+
+    from tools.grade_runner import poll_in_slices
+
+    class Channel:  # the first poll misses the reply that is already there and waits out its timeout
+        def __init__(self):
+            self.polls = []
+
+        async def get_msg(self, timeout=None):
+            self.polls.append(timeout)
+            if len(self.polls) == 1:
+                await asyncio.sleep(timeout)
+                raise Empty
+            return {"msg_type": "execute_reply"}
+
+    channel = Channel()
+    poll_in_slices(channel, seconds=0.2)
+    started = time.monotonic()
+    assert asyncio.run(channel.get_msg(timeout=30)) == {"msg_type": "execute_reply"}
+    assert time.monotonic() - started < 2 and channel.polls[0] == 0.2
+
+    class Silent:
+        async def get_msg(self, timeout=None):
+            await asyncio.sleep(timeout)
+            raise Empty
+
+    silent = Silent()
+    poll_in_slices(silent, seconds=0.2)
+    started = time.monotonic()
+    with pytest.raises(Empty):  # a reply that never comes still times out when the cell's time is up
+        asyncio.run(silent.get_msg(timeout=0.5))
+    assert 0.45 < time.monotonic() - started < 1.5

@@ -17,6 +17,7 @@ import json
 import os
 import sys
 import time
+from queue import Empty
 
 import nbformat
 from nbclient import NotebookClient
@@ -39,20 +40,21 @@ def _handed_over(cell) -> dict | None:
     return records[-1] if records else None
 
 
-def _poll_in_slices(channel) -> None:
-    """Wake the wait for a cell's reply every POLL_SECONDS instead of once at the cell's time limit.
+def poll_in_slices(channel, seconds: float = POLL_SECONDS) -> None:
+    """Make `channel.get_msg(timeout)` wait in slices of `seconds`, polling again after each.
 
-    A reply that arrives while a widget's comm messages are being read is sometimes not noticed until
-    the poll times out (jupyter/nbclient#312); polling again finds it at once.
+    nbclient waits for a cell's reply with one poll of the shell socket that lasts the whole cell
+    timeout, while another task reads the IOPub socket; a reply that arrives meanwhile is sometimes
+    not noticed until that poll times out (jupyter/nbclient#312, seen with cells that display
+    widgets: a 3-cell notebook once in 25 runs, a site build that waited out its 1,800 s timeout).
+    A new poll looks at the socket again, so a missed wake-up costs at most `seconds`.
     """
     original = channel.get_msg
 
     async def get_msg(timeout=None):
-        from queue import Empty
-
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            left = POLL_SECONDS if deadline is None else min(POLL_SECONDS, max(0.0, deadline - time.monotonic()))
+            left = seconds if deadline is None else min(seconds, max(0.0, deadline - time.monotonic()))
             try:
                 return await original(timeout=left)
             except Empty:
@@ -62,16 +64,24 @@ def _poll_in_slices(channel) -> None:
     channel.get_msg = get_msg
 
 
+class PatientClient(NotebookClient):
+    """nbclient's NotebookClient, waiting for replies in slices (see poll_in_slices)."""
+
+    async def async_start_new_kernel_client(self):
+        client = await super().async_start_new_kernel_client()
+        poll_in_slices(client.shell_channel)
+        return client
+
+
 def run(notebook: str, result_path: str, time_limit: float) -> dict:
     nb = nbformat.read(notebook, as_version=4)
     result = {"cells": {}, "answers": {}, "stopped": None, "finished": False}
     _write(result_path, result)
     started = time.monotonic()
-    client = NotebookClient(nb, timeout=max(1, int(time_limit)), kernel_name="python3", allow_errors=True,
+    client = PatientClient(nb, timeout=max(1, int(time_limit)), kernel_name="python3", allow_errors=True,
                             shutdown_kernel="immediate", resources={"metadata": {"path": os.getcwd()}})
     try:
         with client.setup_kernel(env=dict(os.environ)):
-            _poll_in_slices(client.kc.shell_channel)
             for index, cell in enumerate(nb.cells):
                 if cell.cell_type != "code":
                     continue

@@ -198,10 +198,10 @@ def run_notebook(nb, smoke: bool, timeout: int = 1200, folder: Path = NOTEBOOKS)
 
     The mode is set in the kernel's environment only; this process's environment is left as it is.
     """
-    from nbclient import NotebookClient
+    from tools.grade_runner import PatientClient  # nbclient's client, immune to a missed reply (nbclient#312)
 
     env = {**os.environ, "COURSE_SMOKE": "1" if smoke else "0"}
-    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute(env=env)
+    PatientClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute(env=env)
 
 
 def execute(paths: list[Path], timeout: int = 1200) -> None:
