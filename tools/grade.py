@@ -207,6 +207,8 @@ def sandbox_command(home: Path, out: Path, limits: Limits) -> tuple[list[str], l
         "JUPYTER_RUNTIME_DIR": "/home/student/.jupyter/runtime", "JUPYTER_PLATFORM_DIRS": "1",
         "OMP_NUM_THREADS": str(limits.threads), "MKL_NUM_THREADS": str(limits.threads), "CUDA_VISIBLE_DEVICES": "",
         "PYTHONDONTWRITEBYTECODE": "1",
+        # the notebook imports the very package the grader imported (its folder is bound read-only)
+        "PYTHONPATH": str(Path(ex.__file__).resolve().parent.parent),
     }
     for name, value in environment.items():
         command += ["--setenv", name, value]
