@@ -190,6 +190,7 @@ def sandbox_command(home: Path, out: Path, limits: Limits) -> tuple[list[str], l
             command += ["--symlink", os.readlink(top), top]
         elif os.path.isdir(top):
             command += ["--ro-bind", top, top]
+    command += ["--tmpfs", "/tmp"]  # first, so that a bind below /tmp (a course in a temporary folder) stays visible
     folders = list(dict.fromkeys(f for f in (Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), *_package_folders())
                                  if not str(f).startswith("/usr/")))
     ancestors = sorted({a for f in folders for a in f.parents if a != Path("/")}, key=lambda a: len(a.parts))
@@ -200,7 +201,7 @@ def sandbox_command(home: Path, out: Path, limits: Limits) -> tuple[list[str], l
     command += ["--perms", "0755", "--dir", "/grader", "--perms", "0755", "--dir", "/home",
                 "--ro-bind", str(RUNNER), "/grader/runner.py", "--bind", str(out), "/grader/out",
                 "--bind", str(home), "/home/student", "--chdir", "/home/student",
-                "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--clearenv"]
+                "--proc", "/proc", "--dev", "/dev", "--clearenv"]
     environment = {
         "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": "/home/student", "LANG": "C.UTF-8",
         "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/home/student/.config/matplotlib", "IPYTHONDIR": "/home/student/.ipython",
