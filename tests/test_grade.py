@@ -187,6 +187,8 @@ def graded(tmp_path_factory):
     }
     assert expected("03.1", "yan") != expected("03.1", "ada") and expected("03.2", "yan") != expected("03.2", "ada")
     for name, nb in students.items():
+        if name not in ("fay", "at_answer_key") and editions.student_id_in(nb) == "":  # as `make student STUDENTS=...` writes them
+            nb = editions.with_student(nb, name)
         (submissions / name).mkdir(parents=True)
         nbformat.write(nb, submissions / name / "03_tiny (1).ipynb" if name == "ada" else submissions / name / "03_tiny.ipynb")
     before = {"course": _tree_digest(root / "course"), "submissions": _tree_digest(submissions),
@@ -232,6 +234,8 @@ def test_the_folder_s_name_picks_the_numbers(graded):
     row = graded["rows"]["fay"]
     assert row["03.1"] == "correct"  # worked out with fay's numbers, whatever the cell says
     assert "graded with the numbers of 'fay' (the folder's name), the notebook's student cell says 'ada'" in row["03 status"]
+    blank = graded["rows"]["at_answer_key"]["03 status"]  # the course's own notebook: a blank student cell
+    assert "the notebook's student cell is blank: graded with the numbers of 'at_answer_key'" in blank
 
 
 def test_a_classmate_s_answers_are_wrong_for_other_numbers(graded):
@@ -345,6 +349,7 @@ def test_a_real_student_edition_filled_in_grades_all_correct_for_its_student(tmp
                 student.cells[index].source = solutions[exercise.number]
     who = "zoe"
     assert any(ex.variant_index(e, who, 12) != 0 for e in ("03.1", "03.2", "03.3", "03.4", "03.5"))
+    student = editions.with_student(student, who)
     (tmp_path / "in" / who).mkdir(parents=True)
     nbformat.write(student, tmp_path / "in" / who / name)
     monkeypatch.chdir(tmp_path)  # the CSV's path is relative, as a lecturer would type it

@@ -366,7 +366,9 @@ def judge(nb, reference, number: str, student: str, key: Key, result: dict | Non
     written = student_id_in(nb)
     own_numbers = any(len(key.items[f"{number}.{e.number}"].variants) > 1 for e in exercises(reference)
                       if f"{number}.{e.number}" in key.items)
-    if own_numbers and written is not None and written != student:
+    if own_numbers and written == "":
+        problems.append(f"the notebook's student cell is blank: graded with the numbers of {student!r} (the folder's name)")
+    elif own_numbers and written is not None and written != student:
         problems.append(f"graded with the numbers of {student!r} (the folder's name), the notebook's student cell says "
                         f"{written[:40]!r}")
     graded.status = "; ".join(dict.fromkeys(problems)) if problems else "ok"
