@@ -120,7 +120,13 @@ def plain(value: Any) -> Any:
             raise TypeError(f"an answer has at most {_MAX_ELEMENTS:,} elements; this one has {len(value):,}")
         return [plain(item) for item in value]
     raise TypeError(f"an answer is a number, text, True/False, or a list, tuple or array of numbers; "
-                    f"you gave a {type(value).__name__}")
+                    f"you gave {_a(value)}")
+
+
+def _a(value: Any) -> str:
+    """'a list', 'an int': the type of a value with its article, for feedback."""
+    name = type(value).__name__
+    return f"{'an' if name[0].lower() in 'aeiou' else 'a'} {name}"
 
 
 def _number_text(value: float, decimals: int | None) -> str:
@@ -180,7 +186,7 @@ def student(student_id: str) -> None:
     """
     global _student_id
     if not isinstance(student_id, str):
-        raise TypeError(f"student_id is text in quotes, such as 'ada' or 's1234567'; you gave a {type(student_id).__name__}")
+        raise TypeError(f"student_id is text in quotes, such as 'ada' or 's1234567'; you gave {_a(student_id)}")
     _student_id = student_id.strip()
     who = current_student()
     if not who:
@@ -233,17 +239,39 @@ def numbers(exercise: str) -> Numbers:
 def _why_not(entry: dict, answer: Any) -> str:
     if kind(answer) != entry["kind"]:
         wanted = {"text": "text", "bool": "True or False", "number": "a number or numbers"}[entry["kind"]]
-        return f"the answer should be {wanted}, you gave a {type(answer).__name__}"
+        return f"the answer should be {wanted}, you gave {_a(answer)}"
     if entry["kind"] == "number" and shape(answer) != entry["shape"]:
         return f"your answer has shape {tuple(shape(answer))}, the expected one has shape {tuple(entry['shape'])}"
     return ""
 
 
+def _check_function(exercise: str, function: Any) -> Feedback:
+    """A coding exercise: the student's function and the reference on fresh random cases."""
+    from course_utils import coding
+
+    if not callable(function):
+        return Feedback(False, f"Not quite. (the answer should be your function, you gave {_a(function)})")
+    exercise_code = coding.CODING[exercise]
+    seed = int.from_bytes(os.urandom(4), "big")
+    cases = exercise_code.cases(np.random.default_rng(seed))
+    right, reason = coding.compare_outputs(coding.run_cases(function, exercise_code, seed),
+                                           coding.run_cases(exercise_code.reference, exercise_code, seed),
+                                           exercise_code, cases)
+    if right:
+        return Feedback(True, f"Correct! (your function agrees with the reference on {len(cases)} random cases)")
+    return Feedback(False, f"Not quite: {reason}. Hint: {exercise_code.hint}")
+
+
 def check(exercise: str, answer: Any) -> Feedback:
-    """Say whether `answer` is right for `exercise` (for this student's numbers), with a hint if not."""
+    """Say whether `answer` is right for `exercise` (for this student's numbers), with a hint if not.
+
+    For a coding exercise the answer is the student's function, run with the reference on random cases.
+    """
     entry = _entry(exercise)
     if answer is None or answer is Ellipsis:
         return Feedback(False, "Not answered yet: replace None with your answer and run the cells again.", answered=False)
+    if entry["kind"] == "function":
+        return _check_function(exercise, answer)
     try:
         text = canonical(answer, entry["decimals"])
     except TypeError as error:
@@ -266,10 +294,22 @@ class _HandOver:
         return {"text/plain": f"answer to {self.record['exercise']} handed over", HAND_OVER_MIME: self.record}
 
 
-def hand_over(exercise: str, answer: Any) -> _HandOver:
-    """The answer as plain data for the grader, which judges it outside the notebook."""
+def hand_over(exercise: str, answer: Any, seed: int | None = None) -> _HandOver:
+    """The answer as plain data for the grader, which judges it outside the notebook.
+
+    For a coding exercise, what is handed over is the function's outputs on the cases drawn from the
+    grader's `seed`, which the grader compares with the reference's outputs on the same cases.
+    """
+    record: dict[str, Any] = {"exercise": exercise}
     try:
-        record = {"exercise": exercise, "answer": plain(answer)}
+        if answer is not None and _bank().get(exercise, {}).get("kind") == "function":
+            from course_utils import coding
+
+            if not callable(answer):
+                raise TypeError(f"the answer should be your function, you gave {_a(answer)}")
+            record["answer"] = {"seed": seed, "outputs": coding.run_cases(answer, coding.CODING[exercise], int(seed or 0))}
+        else:
+            record["answer"] = plain(answer)
     except TypeError as error:
-        record = {"exercise": exercise, "answer": None, "unreadable": str(error)}
+        record.update(answer=None, unreadable=str(error))
     return _HandOver(record)

@@ -45,8 +45,9 @@ def test_an_unknown_kind_or_notebook_is_refused(tmp_path):
 def test_exercises_are_found_with_their_cells():
     nb = nbformat.read(NOTEBOOKS / "03_padding_stride_pooling.ipynb", as_version=4)
     found = editions.exercises(nb)
-    assert [e.number for e in found] == [1, 2, 3, 4, 5, 6]
-    assert all(len(e.checks) == 1 for e in found[:5]) and not found[5].checks  # the longer one is open
+    assert [e.number for e in found] == [1, 2, 3, 4, 5, 6, 7]
+    assert all(len(e.checks) == 1 for e in found[:6])  # five numbers and a function
+    assert not found[6].checks  # the longer one is open
     for exercise in found:
         assert nb.cells[exercise.prompt].source.startswith(f"**{exercise.number}.**")
         assert exercise.cells[0] == exercise.prompt and set(exercise.solutions) <= set(exercise.cells)

@@ -216,7 +216,12 @@ def expected(exercise: str, variant: int = 0) -> Any:
 
 
 def bank() -> dict:
-    """The bank the package ships: hints, precision, numbers and hashed answers, no answer itself."""
+    """The bank the package ships: hints, precision, numbers and hashed answers, no answer itself.
+
+    Coding exercises (course_utils/coding.py) are listed by kind only: their reference is code.
+    """
+    from course_utils.coding import CODING
+
     entries = {}
     for exercise, item in KEY.items():
         answers = [expected(exercise, v) for v in range(len(item.variants))]
@@ -225,7 +230,9 @@ def bank() -> dict:
             "variants": [{"numbers": numbers, "digest": ex.digest(exercise, v, ex.canonical(answer, item.decimals))}
                          for v, (numbers, answer) in enumerate(zip(item.variants, answers))],
         }
-    return {"format": 1, "iterations": ex.ITERATIONS, "exercises": entries}
+    for exercise, coding in CODING.items():
+        entries[exercise] = {"hint": coding.hint, "decimals": None, "kind": "function", "shape": [], "variants": []}
+    return {"format": 1, "iterations": ex.ITERATIONS, "exercises": dict(sorted(entries.items()))}
 
 
 def bank_text() -> str:
@@ -242,11 +249,13 @@ def main(argv: list[str] | None = None) -> int:
         if current != text:
             print(f"{ex.BANK.name} is out of date: run python -m tools.answer_key")
             return 1
-        print(f"{ex.BANK.name} is up to date ({len(KEY)} exercises)")
+        print(f"{ex.BANK.name} is up to date")
         return 0
     ex.BANK.write_text(text, encoding="utf-8")
+    from course_utils.coding import CODING
+
     variants = sum(len(item.variants) for item in KEY.values())
-    print(f"wrote {ex.BANK.name}: {len(KEY)} exercises, {variants} variants")
+    print(f"wrote {ex.BANK.name}: {len(KEY)} exercises with answers ({variants} variants), {len(CODING)} coding exercises")
     return 0
 
 

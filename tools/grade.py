@@ -47,6 +47,7 @@ import json
 import math
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -70,7 +71,7 @@ MAX_RESULT_BYTES = 4_000_000
 STARTUP_SECONDS = 60         # kernel start-up inside the sandbox, on top of the notebook's time limit
 NOBODY = 65534
 HAND_OVER = ("from course_utils.exercises import hand_over as _hand_over\n"
-             "_hand_over({exercise!r}, globals().get('answer'))")
+             "_hand_over({exercise!r}, globals().get('answer'), seed={seed})")
 
 
 class SandboxUnavailable(RuntimeError):
@@ -107,9 +108,11 @@ class Key:
     """Every expected value of every variant, computed once, and a checksum of the files it came from."""
 
     def __init__(self, items: dict, watched: list[Path]):
+        from course_utils.coding import CODING
         from tools import answer_key
 
         self.items = items
+        self.coding = dict(CODING)
         self.expected = {(exercise, v): answer_key.ex.plain(item.answer(**numbers))
                          for exercise, item in items.items() for v, numbers in enumerate(item.variants)}
         self.watched = watched
@@ -134,21 +137,41 @@ class Key:
     def unchanged(self) -> bool:
         return self._checksum() == self.fingerprint
 
-    def verdict(self, exercise: str, student: str, handed: object) -> str:
-        """correct, wrong or unanswered: the handed-over record against this student's expected value."""
-        item = self.items.get(exercise)
-        if item is None:
-            return "error"
+    def verdict(self, exercise: str, student: str, handed: object, seed: int | None = None) -> str:
+        """correct, wrong or unanswered: the handed-over record against this student's expected value.
+
+        For a coding exercise the record holds the function's outputs on the cases of `seed` (the
+        grader's, written into the hand-over cell), and the grader runs the reference on them itself.
+        """
         if not isinstance(handed, dict) or handed.get("exercise") != exercise:
             return "wrong"
         answer = handed.get("answer")
         if answer is None:
             return "wrong" if handed.get("unreadable") else "unanswered"
+        if exercise in self.coding:
+            return self._coding_verdict(exercise, answer, seed)
+        item = self.items.get(exercise)
+        if item is None:
+            return "error"
         variant = ex.variant_index(exercise, student, len(item.variants))
         try:
             right = ex.canonical(answer, item.decimals) == ex.canonical(self.expected[(exercise, variant)], item.decimals)
         except (TypeError, ValueError, RecursionError):
             return "wrong"
+        return "correct" if right else "wrong"
+
+    def _coding_verdict(self, exercise: str, answer: object, seed: int | None) -> str:
+        from course_utils.coding import compare_outputs, run_cases
+
+        if not isinstance(answer, dict) or seed is None or answer.get("seed") != seed:
+            return "wrong"
+        coding = self.coding[exercise]
+        try:
+            right, _ = compare_outputs(answer.get("outputs"), run_cases(coding.reference, coding, seed), coding)
+        except (TypeError, ValueError, RecursionError):
+            return "wrong"
+        except RuntimeError:  # the reference failed on a case: the course's fault, not the student's
+            return "error"
         return "correct" if right else "wrong"
 
 
@@ -311,10 +334,11 @@ def _read_result(path: Path) -> dict | None:
 
 # -- preparing and judging one hand-in -----------------------------------------------------------------
 
-def prepare(submitted, reference, number: str) -> tuple[object, dict[int, list[tuple[str, int]]], int]:
+def prepare(submitted, reference, number: str) -> tuple[object, dict[int, list[tuple[str, int, int]]], int]:
     """The hand-in as it will run: no solution cells, each check cell a hand-over cell.
 
-    Returns the notebook, the hand-over cells of each exercise (their ids and indices), and how many
+    Returns the notebook, the hand-over cells of each exercise (id, index and the seed of a coding
+    exercise's cases, drawn here so that no notebook can know it before it runs), and how many
     solution cells were left out. Check cells are matched by exercise number and order; a check
     cell the student deleted is not put back, so that exercise grades as "not run".
     """
@@ -326,13 +350,14 @@ def prepare(submitted, reference, number: str) -> tuple[object, dict[int, list[t
             continue
         nb.cells.append(cell)
     wanted = {e.number: len(e.checks) for e in exercises(reference)}
-    handing: dict[int, list[tuple[str, int]]] = {}
+    handing: dict[int, list[tuple[str, int, int]]] = {}
     for exercise in exercises(nb):
         for order, index in enumerate(exercise.checks[:wanted.get(exercise.number, 0)]):
             ident = f"{number}.{exercise.number}" + (f"#{order}" if order else "")
-            nb.cells[index] = nbformat.v4.new_code_cell(HAND_OVER.format(exercise=ident.split("#")[0]),
+            seed = secrets.randbelow(2**31)
+            nb.cells[index] = nbformat.v4.new_code_cell(HAND_OVER.format(exercise=ident.split("#")[0], seed=seed),
                                                         metadata={"grader": {"exercise": ident}})
-            handing.setdefault(exercise.number, []).append((ident, index))
+            handing.setdefault(exercise.number, []).append((ident, index, seed))
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
@@ -343,7 +368,7 @@ _ENAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,60}$")
 
 
 def judge(nb, reference, number: str, student: str, key: Key, result: dict | None, ended: str,
-          handing: dict[int, list[tuple[str, int]]], dropped: int, time_limit: float) -> Graded:
+          handing: dict[int, list[tuple[str, int, int]]], dropped: int, time_limit: float) -> Graded:
     """Verdicts from what the run handed over; the status from how it ended (the grader's words only)."""
     graded = Graded(number)
     result = result or {}
@@ -379,13 +404,13 @@ def judge(nb, reference, number: str, student: str, key: Key, result: dict | Non
             continue
         hand_overs = handing.get(exercise.number, [])
         verdicts = [] if hand_overs else ["not run"]
-        for ident, index in hand_overs:
+        for ident, index, seed in hand_overs:
             if str(index) not in cells:
                 verdicts.append("not run")
             elif cells[str(index)] != "ok":
                 verdicts.append("error")
             else:
-                verdicts.append(key.verdict(ident.split("#")[0], student, answers.get(ident)))
+                verdicts.append(key.verdict(ident.split("#")[0], student, answers.get(ident), seed))
         if any(raised.get(i) for i in getattr(mine.get(exercise.number), "cells", [])):  # the answer cell failed: a stale answer
             verdicts.append("error")
         graded.verdicts[exercise.number] = next((v for v in ("not run", "error", "unanswered", "wrong") if v in verdicts),
