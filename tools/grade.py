@@ -197,7 +197,7 @@ def sandbox_command(home: Path, out: Path, limits: Limits) -> tuple[list[str], l
     if bwrap is None:
         raise SandboxUnavailable("bubblewrap (bwrap) is not installed: `apt-get install bubblewrap` (Debian, Ubuntu) "
                                  "or your distribution's package")
-    command = [bwrap, "--die-with-parent", "--new-session", "--hostname", "grading"]
+    command = [bwrap, "--die-with-parent", "--new-session"]  # the host name stays: torchrun must resolve it
     inside: list[str] = []
     if os.geteuid() == 0:
         setpriv = shutil.which("setpriv")
