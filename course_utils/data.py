@@ -229,6 +229,8 @@ def mnist(train: bool = True, root=None, download: bool = True):
 # ----------------------------------------------------------------------------- cats vs dogs
 CATS_DOGS_CLASSES = ["cat", "dog"]
 SYNTHETIC_FALLBACK = "generated two-class images, dots vs stripes (offline fallback)"
+# The fallback's classes are named for what they are: dots play the cats (label 0), stripes the dogs.
+SYNTHETIC_CLASSES = ["dots", "stripes"]
 
 
 def cats_vs_dogs_transforms(image_size: int = 224, train: bool = True, crop_scale: tuple = (0.08, 1.0)):
@@ -309,14 +311,15 @@ def _dots_or_stripes(label: int, size: int, period: float, rng: np.random.Genera
 
 
 class SyntheticCatsDogs:
-    """A generated two-class image set for offline use. Class 0 ("cat") images are covered with
-    dots, class 1 ("dog") with stripes at any angle, lighter than a background of random colour;
+    """A generated two-class image set for offline use. Class 0 ("dots", in the place of the cats)
+    images are covered with dots, class 1 ("stripes", for the dogs) with stripes at any angle, lighter
+    than a background of random colour;
     sizes, spacing and noise are random, and both classes have the same colour statistics, so only the pattern tells them apart. Every
     crop or rotation of an image keeps its pattern, as every crop of a cat photo still shows a cat."""
 
     def __init__(self, count: int, seed: int, transform=None, size: int = 96):
         self.count, self.seed, self.transform, self.size = count, seed, transform, size
-        self.source, self.classes = SYNTHETIC_FALLBACK, CATS_DOGS_CLASSES
+        self.source, self.classes = SYNTHETIC_FALLBACK, SYNTHETIC_CLASSES
         self.labels = np.random.default_rng(seed).integers(0, 2, size=count)
 
     def __len__(self) -> int:

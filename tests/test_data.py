@@ -153,6 +153,7 @@ def test_cats_vs_dogs_offline_is_the_generated_set(offline, capsys):
     val = data.cats_vs_dogs(train=False, image_size=32, synthetic_size=40)
     assert "offline fallback" in capsys.readouterr().out
     assert train.source == data.SYNTHETIC_FALLBACK and (len(train), len(val)) == (1000, 40)
+    assert train.classes == ["dots", "stripes"]  # named for what they are, not "cat" and "dog"
     image, label = val[3]
     assert image.shape == (3, 32, 32) and label in (0, 1)
     assert 0.3 < train.labels.mean() < 0.7  # both classes present
