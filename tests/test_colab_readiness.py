@@ -47,8 +47,9 @@ def test_setup_notebook_takes_the_colab_path(tmp_path):
     assert is_colab_cell.outputs[0]["data"]["text/plain"] == "True"
 
 
-def test_the_package_carries_the_photos(tmp_path):
-    """Build the wheel Colab's pip would build and look inside: the sample photos must be there."""
+def test_the_package_carries_the_photos_and_the_exercise_bank(tmp_path):
+    """Build the wheel Colab's pip would build and look inside: the sample photos and the exercises'
+    bank (their hints and hashed answers, which every check cell reads) must be there, and no answer key."""
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
                     "--wheel-dir", str(tmp_path), str(ROOT)], check=True, capture_output=True, timeout=300)
     (wheel,) = tmp_path.glob("course_utils-*.whl")
@@ -56,6 +57,8 @@ def test_the_package_carries_the_photos(tmp_path):
     photos = {f"course_utils/images/{p.name}" for p in (ROOT / "images").iterdir() if p.suffix == ".jpg"}
     assert photos and photos <= names
     assert "course_utils/images/README.md" in names
+    assert "course_utils/exercise_bank.json" in names
+    assert not any(name.startswith("tools/") for name in names)  # the answer key stays out of the package
 
 
 def test_notebooks_load_no_files_from_the_clone():

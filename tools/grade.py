@@ -61,6 +61,7 @@ from pathlib import Path
 import nbformat
 
 from course_utils import exercises as ex
+from tools import answer_key
 from tools.editions import exercises, is_solution, student_id_in
 from tools.notebooks import NOTEBOOKS, ROOT
 
@@ -108,20 +109,17 @@ class Key:
     """Every expected value of every variant, computed once, and a checksum of the files it came from."""
 
     def __init__(self, items: dict, watched: list[Path]):
-        from course_utils.coding import CODING
-        from tools import answer_key
+        from course_utils.coding import CODING  # PyTorch: imported when grading starts, not for --help
 
         self.items = items
         self.coding = dict(CODING)
-        self.expected = {(exercise, v): answer_key.ex.plain(item.answer(**numbers))
+        self.expected = {(exercise, v): ex.plain(item.answer(**numbers))
                          for exercise, item in items.items() for v, numbers in enumerate(item.variants)}
         self.watched = watched
         self.fingerprint = self._checksum()
 
     @classmethod
     def of_course(cls, course: Path = NOTEBOOKS, items: dict | None = None) -> Key:
-        from tools import answer_key
-
         package = Path(ex.__file__).parent
         watched = [*sorted(package.glob("*.py")), ex.BANK, *sorted(Path(__file__).parent.glob("*.py")),
                    *course_notebooks(course).values()]
