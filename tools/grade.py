@@ -15,12 +15,13 @@ How a notebook is graded:
    answer key answers nothing), and each check cell is replaced by a hand-over cell that shows the
    value of `answer` as plain data.
 3. It runs top to bottom in a fresh kernel inside bubblewrap (`bwrap`, Debian's package
-   `bubblewrap`): no network, new process, user and mount namespaces, as an unprivileged user (the
-   grader drops root to `nobody` first), read-only system, Python and course package, a private
-   scratch folder as home, and nothing else: not the repository's notebooks, not the answer key, not
-   other hand-ins, not the grader's files. Limits: the wall-clock time (`--time-limit`), memory
-   (`--memory-limit`, the data segment limit), CPU time, processes, file size. When it ends, every process it started
-   ends with it (its process namespace goes).
+   `bubblewrap`): no network; new process, mount, IPC and cgroup namespaces; an unprivileged user
+   (run by root, the grader gives each notebook a user id of its own, which no account has); the
+   system, Python and the course package read-only; a private scratch folder as home; and nothing
+   else: not the repository's notebooks, not the answer key, not other hand-ins, not the grader's
+   files. Limits: the wall-clock time (`--time-limit`), memory (`--memory-limit`, the data-segment
+   limit), CPU time, processes (per notebook, since each has its own user id), file size. When it
+   ends, every process it started ends with it (its process namespace goes).
 4. The grader reads the answers it handed over (bounded JSON, never unpickled) and compares each
    with the expected value of this student's variant, in the same canonical form as
    course_utils.exercises.check. Nothing the notebook prints, displays or stores decides a verdict.
@@ -43,6 +44,7 @@ import argparse
 import csv
 import hashlib
 import importlib.util
+import itertools
 import json
 import math
 import os
@@ -70,7 +72,10 @@ VERDICTS = ("correct", "wrong", "unanswered", "error", "not run", "open", "missi
 RUNNER = Path(__file__).with_name("grade_runner.py")
 MAX_RESULT_BYTES = 4_000_000
 STARTUP_SECONDS = 60         # kernel start-up inside the sandbox, on top of the notebook's time limit
-NOBODY = 65534
+# Run by root, each notebook runs as a user id of its own, which no account has: limits that count per
+# user (processes) are then per notebook, and one hand-in's processes cannot crowd out another's.
+FIRST_UID = 2_000_000_000
+_uids = itertools.count()
 HAND_OVER = ("from course_utils.exercises import hand_over as _hand_over\n"
              "_hand_over({exercise!r}, globals().get('answer'), seed={seed})")
 
@@ -87,6 +92,7 @@ class Graded:
     status: str = "ok"
     seconds: float = 0.0
     verdicts: dict[int, str] = field(default_factory=dict)  # exercise number -> one of VERDICTS
+    output: str = ""        # the last lines the sandbox printed: the notebook's own words, never in the CSV
 
 
 @dataclass
@@ -184,12 +190,17 @@ def _package_folders() -> list[Path]:
     return folders
 
 
-def sandbox_command(home: Path, out: Path, limits: Limits) -> tuple[list[str], list[str]]:
+def sandbox_uid() -> int:
+    """A fresh user id for the next sandbox (when the grader runs as root)."""
+    return FIRST_UID + next(_uids) % 100_000_000
+
+
+def sandbox_command(home: Path, out: Path, limits: Limits, uid: int) -> tuple[list[str], list[str]]:
     """The bwrap command line for home/ and out/, and what goes before the program inside it.
 
     Run by root, bwrap sets up the namespaces itself and setpriv, inside, turns the notebook's
-    processes into `nobody` with no capability left; run by anyone else, bwrap's own user namespace
-    does it, and the notebook runs as that user, seeing only what is bound here.
+    processes into the unprivileged user `uid`, with no capability left; run by anyone else, bwrap's
+    own user namespace does it, and the notebook runs as that user, seeing only what is bound here.
     """
     bwrap = shutil.which("bwrap")
     if bwrap is None:
@@ -200,9 +211,9 @@ def sandbox_command(home: Path, out: Path, limits: Limits) -> tuple[list[str], l
     if os.geteuid() == 0:
         setpriv = shutil.which("setpriv")
         if setpriv is None:
-            raise SandboxUnavailable("the grader runs as root and needs setpriv (util-linux) to run notebooks as nobody")
+            raise SandboxUnavailable("the grader runs as root and needs setpriv (util-linux) to run notebooks unprivileged")
         command += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
-        inside = [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--inh-caps=-all",
+        inside = [setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
                   "--bounding-set=-all"]
     else:
         command += ["--unshare-all", "--cap-drop", "ALL"]
@@ -215,7 +226,7 @@ def sandbox_command(home: Path, out: Path, limits: Limits) -> tuple[list[str], l
     folders = list(dict.fromkeys(f for f in (Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), *_package_folders())
                                  if not str(f).startswith("/usr/")))
     ancestors = sorted({a for f in folders for a in f.parents if a != Path("/")}, key=lambda a: len(a.parts))
-    for ancestor in ancestors:  # bwrap makes the folders above a bind 0700: let nobody pass through them
+    for ancestor in ancestors:  # bwrap makes the folders above a bind 0700: let the notebook's user pass
         command += ["--perms", "0755", "--dir", str(ancestor)]
     for folder in folders:
         command += ["--ro-bind", str(folder), str(folder)]
@@ -259,8 +270,9 @@ def sandbox_works() -> str | None:
         with tempfile.TemporaryDirectory(prefix="grade-probe-") as scratch:
             home, out = Path(scratch, "home"), Path(scratch, "out")
             home.mkdir(), out.mkdir()
-            _hand_to_nobody(Path(scratch))
-            command, inside = sandbox_command(home, out, Limits())
+            uid = sandbox_uid()
+            _hand_to(Path(scratch), uid)
+            command, inside = sandbox_command(home, out, Limits(), uid)
             command += [*inside, sys.executable, "-c", "import course_utils"]
             done = subprocess.run(command, capture_output=True, text=True, timeout=60, preexec_fn=_limit(Limits()))
             if done.returncode != 0:
@@ -272,10 +284,10 @@ def sandbox_works() -> str | None:
     return None
 
 
-def _hand_to_nobody(folder: Path) -> None:
+def _hand_to(folder: Path, uid: int) -> None:
     if os.geteuid() == 0:
         for path in [folder, *folder.rglob("*")]:
-            os.chown(path, NOBODY, NOBODY)
+            os.chown(path, uid, uid)
 
 
 def _keep_tail(stream, tail: list[bytes], size: int = 16_384) -> None:
@@ -285,15 +297,17 @@ def _keep_tail(stream, tail: list[bytes], size: int = 16_384) -> None:
             tail.pop(0)
 
 
-def run_sandboxed(nb, student: str, limits: Limits, smoke: bool, sandbox: bool = True) -> tuple[dict | None, str]:
-    """Run a prepared notebook; return the runner's result (None if it left none) and how the run ended."""
+def run_sandboxed(nb, student: str, limits: Limits, smoke: bool, sandbox: bool = True) -> tuple[dict | None, str, str]:
+    """Run a prepared notebook; return the runner's result (None if it left none), how the run ended,
+    and the last lines the sandbox printed (for a lecturer who wants to know why a run stopped)."""
     with tempfile.TemporaryDirectory(prefix="grade-") as scratch:
         home, out = Path(scratch, "home"), Path(scratch, "out")
         home.mkdir(), out.mkdir()
         nbformat.write(nb, home / "hand-in.ipynb")
         if sandbox:
-            _hand_to_nobody(Path(scratch))
-            command, inside = sandbox_command(home, out, limits)
+            uid = sandbox_uid()
+            _hand_to(Path(scratch), uid)
+            command, inside = sandbox_command(home, out, limits, uid)
             command += ["--setenv", "COURSE_SMOKE", "1" if smoke else "0", "--setenv", ex.STUDENT_VARIABLE, student,
                         *inside, sys.executable, "/grader/runner.py", "hand-in.ipynb", "/grader/out/result.json", str(limits.time)]
             env, cwd = None, None
@@ -319,7 +333,7 @@ def run_sandboxed(nb, student: str, limits: Limits, smoke: bool, sandbox: bool =
             process.wait()
         reader.join(timeout=5)
         result = _read_result(out / "result.json")
-    return result, ended
+    return result, ended, b"".join(tail).decode("utf-8", "replace")[-4000:]
 
 
 def _read_result(path: Path) -> dict | None:
@@ -429,8 +443,9 @@ def grade_notebook(path: Path, reference, number: str, student: str, key: Key, l
         return graded
     nb, handing, dropped = prepare(submitted, reference, number)
     started = time.monotonic()
-    result, ended = run_sandboxed(nb, student, limits, smoke, sandbox)
+    result, ended, output = run_sandboxed(nb, student, limits, smoke, sandbox)
     graded = judge(nb, reference, number, student, key, result, ended, handing, dropped, limits.time)
+    graded.output = output
     graded.seconds = time.monotonic() - started
     return graded
 
