@@ -2,7 +2,7 @@
 
 `show_matrix` is the picture of every by-hand lesson (notebooks 02 and 03); `show_image(s)` first
 appear in notebooks/00_setup.ipynb; `show_filters` and `show_feature_maps` in
-notebooks/04_alexnet_filters_feature_maps.ipynb.
+notebooks/04_alexnet_filters_feature_maps.ipynb; `block_diagram` in notebooks/05_architectures.ipynb.
 """
 
 from __future__ import annotations
@@ -292,3 +292,55 @@ def plot_confusion_matrix(targets: Any, predictions: Any, class_names: Sequence[
     ax.set_title(f"accuracy {accuracy:.4f} on {counts.sum()} examples")
     fig.tight_layout()
     return fig
+
+
+def block_diagram(branches: Sequence[Sequence[str]], merge: str, title: str | None = None, top: str = "input",
+                  ax: plt.Axes | None = None) -> plt.Axes:
+    """Draw a block of a network as boxes and arrows: `top` feeds every branch (a column of layer
+    names, read downwards) and the branches meet in `merge` (such as "concatenate" or "add").
+
+    An empty branch is drawn as a plain line: the identity shortcut of a residual block."""
+    if not branches:
+        raise ValueError("branches must hold at least one branch (a list of layer names)")
+    if any(isinstance(branch, str) for branch in branches):
+        raise ValueError("branches is a list of branches, each a list of layer names, such as [['1x1, 64'], ['3x3, 128']]")
+    depth = max(1, max(len(branch) for branch in branches))
+    longest = max((len(name) for branch in branches for name in branch), default=0)
+    width, gap, height = max(2.6, 0.12 * longest), 0.5, 0.6  # a box wide enough for its longest name
+    total = len(branches) * width + (len(branches) - 1) * gap
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(4.0, 1.25 * total), 1.0 * (depth + 2) + 0.6))
+    rows = depth + 2  # the input, the branches' layers, the merge
+
+    def box(x: float, row: int, text: str, colour: str, box_width: float = width) -> None:
+        y = rows - 1 - row
+        ax.add_patch(Rectangle((x - box_width / 2, y - height / 2), box_width, height, facecolor=colour,
+                               edgecolor="black", linewidth=1.2))
+        ax.text(x, y, text, ha="center", va="center", fontsize=11)
+
+    def arrow(x0: float, row0: float, x1: float, row1: float) -> None:
+        ax.annotate("", xy=(x1, rows - 1 - row1 + height / 2), xytext=(x0, rows - 1 - row0 - height / 2),
+                    arrowprops={"arrowstyle": "->", "color": "black", "lw": 1.2})
+
+    centre = total / 2
+    box(centre, 0, top, "#eeeeee", box_width=total)
+    box(centre, rows - 1, merge, "#fde0b6", box_width=total)
+    for index, branch in enumerate(branches):
+        x = width / 2 + index * (width + gap)
+        if not branch:  # the identity: one line from the input to the merge
+            arrow(centre if len(branches) == 1 else x, 0, x, rows - 1)
+            ax.text(x + 0.1, (rows - 1) / 2, "identity", ha="left", va="center", fontsize=10, style="italic")
+            continue
+        arrow(centre, 0, x, 1)
+        for row, name in enumerate(branch, start=1):
+            box(x, row, name, "#cfe3f6")
+            if row > 1:
+                arrow(x, row - 1, x, row)
+        arrow(x, len(branch), x, rows - 1)
+    ax.set_xlim(-0.3, total + 0.3)
+    ax.set_ylim(-0.6, rows - 0.4)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    if title:
+        ax.set_title(title)
+    return ax

@@ -147,3 +147,24 @@ def test_show_feature_maps_first_n_channels():
     assert np.allclose(shown, (channel - channel.min()) / (channel.max() - channel.min()), atol=1e-6)
     with pytest.raises(ValueError, match="maps must be"):
         plotting.show_feature_maps(torch.randn(2, 3, 4, 4))
+
+
+def test_block_diagram_draws_a_box_per_layer_and_a_line_for_the_identity():
+    ax = plotting.block_diagram([["1x1 conv, 64"], ["1x1 conv, 96", "3x3 conv, 128"], []], merge="concatenate",
+                                top="192 channels")
+    boxes = [p for p in ax.patches if isinstance(p, Rectangle)]
+    texts = [t.get_text() for t in ax.texts if t.get_text()]
+    arrows = [t for t in ax.texts if not t.get_text()]  # annotations that draw only an arrow
+    assert len(boxes) == 2 + 3  # the input, the merge and one box per layer; the identity has none
+    assert set(texts) == {"192 channels", "concatenate", "1x1 conv, 64", "1x1 conv, 96", "3x3 conv, 128", "identity"}
+    assert len(arrows) == 2 + 1 + 2 + 1  # input to each branch, within the second, branches to merge, identity
+    layer_width = boxes[2].get_width()
+    top_and_merge = [b.get_width() for b in boxes[:2]]
+    assert top_and_merge[0] == top_and_merge[1] > 3 * layer_width  # they span all three branches
+
+
+def test_block_diagram_refuses_what_is_not_branches():
+    with pytest.raises(ValueError, match="at least one branch"):
+        plotting.block_diagram([], merge="add")
+    with pytest.raises(ValueError, match="a list of branches"):
+        plotting.block_diagram(["1x1 conv"], merge="add")
