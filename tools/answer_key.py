@@ -25,8 +25,18 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import numpy as np
+import torch
+import torchvision
+from PIL import Image
+from torch import nn
+from torch.utils.data import DataLoader
+from torch.utils.data.distributed import DistributedSampler
+from torchvision import transforms
+
+from course_utils import by_hand, models, shapes, weights
 from course_utils import exercises as ex
-from course_utils import shapes
+from course_utils.coding import CODING, small_cnn
 
 VARIANTS = 12  # numbers per exercise with variants, the lecture's included
 
@@ -59,8 +69,7 @@ def _same_padding_total(n, k, stride):
 
 
 def _meta(build):
-    import torch
-
+    """Build a module on PyTorch's meta device: shapes and counts, no weights to initialise."""
     with torch.device("meta"):
         return build()
 
@@ -70,9 +79,6 @@ def _count(module) -> int:
 
 
 def _tanh_slope_peak():
-    import numpy as np
-    import torch
-
     grid = torch.linspace(-3, 3, 601, dtype=torch.float64, requires_grad=True)
     torch.tanh(grid).sum().backward()
     slope = grid.grad.numpy()
@@ -80,69 +86,47 @@ def _tanh_slope_peak():
 
 
 def _alexnet_after_features(size: int) -> int:
-    import torch
-    import torchvision
-
     model = _meta(torchvision.models.alexnet)
     return model.features(torch.zeros(1, 3, size, size, device="meta")).shape[-1]
 
 
 def _alexnet_dense_share() -> float:
-    import torch.nn as nn
-    import torchvision
-
     model = _meta(torchvision.models.alexnet)
     dense = sum(_count(m) for m in model.modules() if isinstance(m, nn.Linear))
     return round(dense / _count(model), 2)
 
 
 def _resize_width(width: int, height: int, size: int) -> int:
-    from PIL import Image
-    from torchvision import transforms
-
     return transforms.Resize(size)(Image.new("RGB", (width, height))).size[0]
 
 
 def _batches(images: int, batch_size: int) -> int:
-    from torch.utils.data import DataLoader
-
     return len(DataLoader(range(images), batch_size=batch_size))
 
 
 def _sampler_share(examples: int, processes: int) -> int:
-    from torch.utils.data.distributed import DistributedSampler
-
     return len(list(DistributedSampler(range(examples), num_replicas=processes, rank=0, shuffle=False)))
 
 
-def _small_cnn_map(size: int, layer: int) -> tuple[int, int]:
-    """notebooks/08's small CNN: the map of its `layer`-th convolution (3x3, padding 1, 2x2 pools between)."""
-    n = size
-    for _ in range(layer - 1):
-        n = shapes.pool_output_size(shapes.conv_output_size(n, 3, 1, 1), 2, 2)
-    n = shapes.conv_output_size(n, 3, 1, 1)
-    return (n, n)
-
-
-def _models():
-    from course_utils import models
-
-    return models
+def _small_cnn_map(size: int, layer: str) -> tuple[int, int]:
+    """The map of notebooks/08's small CNN at `layer` (a name in its Sequential), by a pass on the meta device."""
+    network = _meta(small_cnn)
+    return tuple(network[: int(layer) + 1](torch.zeros(1, 3, size, size, device="meta")).shape[-2:])
 
 
 KEY: dict[str, Item] = {
     # 01 From linear models to deep networks
     "01.1": Item(lambda: -math.log(0.5), "only the true class counts: -ln of its probability", decimals=3),
-    "01.2": Item(lambda: _meta(lambda: __import__("torch").nn.Linear(64 * 64 * 3, 512, bias=False)).weight.numel(),
+    "01.2": Item(lambda: _meta(lambda: nn.Linear(64 * 64 * 3, 512, bias=False)).weight.numel(),
                  "every input number connects to every unit"),
     "01.3": Item(_tanh_slope_peak, "1 - tanh(x)^2 is largest where tanh(x) is 0", decimals=4),
-    "01.4": Item(lambda: __import__("torch").nn.init.calculate_gain("linear") ** 2 * 2 / (300 + 100),
+    "01.4": Item(lambda: nn.init.calculate_gain("linear") ** 2 * 2 / (300 + 100),
                  "sigma^2 = 2 / (n_in + n_out)", decimals=6),
     "01.5": Item(lambda: 2_500 * (0.6 / 0.2) ** 2, "the spread shrinks like 1/sqrt(n)"),
     # 02 Convolution by hand
-    "02.1": Item(lambda: __import__("course_utils.by_hand", fromlist=["corr2d"]).corr2d([[0] * 28] * 28, [[0] * 5] * 5).shape,
+    "02.1": Item(lambda: by_hand.corr2d([[0] * 28] * 28, [[0] * 5] * 5).shape,
                  "the kernel must stay inside the image: n - k + 1 along each axis"),
-    "02.2": Item(lambda: __import__("course_utils.by_hand", fromlist=["corr2d"]).corr2d([[1, 2], [3, 4]], [[2]]),
+    "02.2": Item(lambda: by_hand.corr2d([[1, 2], [3, 4]], [[2]]),
                  "a 1x1 kernel multiplies every pixel by its one weight"),
     "02.3": Item(lambda: [[-1], [1]], "a vertical kernel with two rows; the top weight multiplies the pixel above"),
     "02.4": Item(lambda: shapes.conv_mult_adds(3, 64, 11, 55), "one output value needs in_channels x 11 x 11 multiplications"),
@@ -170,16 +154,16 @@ KEY: dict[str, Item] = {
                                 "03.5", keep=lambda v: sum(_same_padding_total(**v)) % 2 == 1)),
     # 04 AlexNet
     "04.1": Item(lambda: _resize_width(640, 480, 224), "the aspect ratio is kept: 640 x 224 / 480, rounded down"),
-    "04.2": Item(lambda: _meta(__import__("torchvision").models.alexnet).features[3].weight.numel(),
+    "04.2": Item(lambda: _meta(torchvision.models.alexnet).features[3].weight.numel(),
                  "out_channels x in_channels x 5 x 5"),
     "04.3": Item(lambda: _alexnet_after_features(256), "apply the formula stage by stage, starting from 256"),
     "04.4": Item(_alexnet_dense_share, "add up the three Linear rows of the table", decimals=2),
     # 05 Architectures
-    "05.1": Item(lambda: _count(_meta(lambda: _models().vgg("A")).features[0]), "64 filters of 3 x 3 x 3, plus 64 biases"),
-    "05.2": Item(lambda: _models().Inception(480, 192, 96, 208, 16, 48, 64).out_channels,
+    "05.1": Item(lambda: _count(_meta(lambda: models.vgg("A")).features[0]), "64 filters of 3 x 3 x 3, plus 64 biases"),
+    "05.2": Item(lambda: models.Inception(480, 192, 96, 208, 16, 48, 64).out_channels,
                  "the four branch outputs are stacked; reductions do not count"),
     "05.3": Item(lambda: shapes.conv_params(832, 128, 1, bias=False), "in_channels x out_channels x 1 x 1"),
-    "05.4": Item(lambda: sum(len(getattr(_meta(_models().resnet34), f"layer{i}")) for i in range(1, 5)), "3-4-6-3"),
+    "05.4": Item(lambda: sum(len(getattr(_meta(models.resnet34), f"layer{i}")) for i in range(1, 5)), "3-4-6-3"),
     # 06 Training LeNet: every student has their own numbers
     "06.1": Item(lambda images, batch_size: _batches(images, batch_size), "divide and round up",
                  variants=_draw({"images": 60_000, "batch_size": 64},
@@ -190,15 +174,15 @@ KEY: dict[str, Item] = {
                  variants=_draw({"classes": 2}, lambda r: {"classes": r.randrange(3, 1001)}, "06.2",
                                 keep=lambda v: abs(math.log(v["classes"]) * 10 - round(math.log(v["classes"]) * 10)) < 0.25)),
     # 07 Transfer learning
-    "07.1": Item(lambda: _count(_meta(lambda: __import__("course_utils.weights", fromlist=["x"]).classifier_head(
-        _models().resnet34(num_classes=2))[0])), "in_features x out_features + out_features"),
+    "07.1": Item(lambda: _count(_meta(lambda: weights.classifier_head(
+        models.resnet34(num_classes=2))[0])), "in_features x out_features + out_features"),
     # 08 What the network looks at
     "08.1": Item(lambda: shapes.conv_output_size(64, 16, 8) ** 2, "positions per axis by the output-size formula, then squared"),
-    "08.2": Item(lambda: _small_cnn_map(64, 2), "the second convolution works on the maps after the first 2x2 max pooling"),
+    "08.2": Item(lambda: _small_cnn_map(64, "3"), "the second convolution works on the maps after the first 2x2 max pooling"),
     # 09 After ResNet
     "09.1": Item(lambda: (2 * 64, 2 * 64), "a scale and a shift per channel are learned; a running mean and a running "
                  "variance per channel are kept"),
-    "09.2": Item(lambda: _meta(lambda: _models().DenseNet(32, (6, 12, 32, 32), 64)).classifier.in_features,
+    "09.2": Item(lambda: _meta(lambda: models.DenseNet(32, (6, 12, 32, 32), 64)).classifier.in_features,
                  "64 + 6 x 32, halve, + 12 x 32, halve, + 32 x 32, halve, + 32 x 32"),
     "09.3": Item(lambda: shapes.conv_params(512, 10, 1), "a weight per input channel per class, plus a bias per class"),
     # 10 Beyond one machine
@@ -220,8 +204,6 @@ def bank() -> dict:
 
     Coding exercises (course_utils/coding.py) are listed by kind only: their reference is code.
     """
-    from course_utils.coding import CODING
-
     entries = {}
     for exercise, item in KEY.items():
         answers = [expected(exercise, v) for v in range(len(item.variants))]
@@ -252,8 +234,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{ex.BANK.name} is up to date")
         return 0
     ex.BANK.write_text(text, encoding="utf-8")
-    from course_utils.coding import CODING
-
     variants = sum(len(item.variants) for item in KEY.values())
     print(f"wrote {ex.BANK.name}: {len(KEY)} exercises with answers ({variants} variants), {len(CODING)} coding exercises")
     return 0

@@ -63,6 +63,7 @@ from pathlib import Path
 import nbformat
 
 from course_utils import exercises as ex
+from course_utils.coding import CODING, compare_outputs, run_cases
 from tools import answer_key
 from tools.editions import exercises, is_solution, student_id_in
 from tools.notebooks import NOTEBOOKS, ROOT
@@ -92,7 +93,6 @@ class Graded:
     status: str = "ok"
     seconds: float = 0.0
     verdicts: dict[int, str] = field(default_factory=dict)  # exercise number -> one of VERDICTS
-    output: str = ""        # the last lines the sandbox printed: the notebook's own words, never in the CSV
 
 
 @dataclass
@@ -115,8 +115,6 @@ class Key:
     """Every expected value of every variant, computed once, and a checksum of the files it came from."""
 
     def __init__(self, items: dict, watched: list[Path]):
-        from course_utils.coding import CODING  # PyTorch: imported when grading starts, not for --help
-
         self.items = items
         self.coding = dict(CODING)
         self.expected = {(exercise, v): ex.plain(item.answer(**numbers))
@@ -165,8 +163,6 @@ class Key:
         return "correct" if right else "wrong"
 
     def _coding_verdict(self, exercise: str, answer: object, seed: int | None) -> str:
-        from course_utils.coding import compare_outputs, run_cases
-
         if not isinstance(answer, dict) or seed is None or answer.get("seed") != seed:
             return "wrong"
         coding = self.coding[exercise]
@@ -195,8 +191,10 @@ def sandbox_uid() -> int:
     return FIRST_UID + next(_uids) % 100_000_000
 
 
-def sandbox_command(home: Path, out: Path, limits: Limits, uid: int) -> tuple[list[str], list[str]]:
-    """The bwrap command line for home/ and out/, and what goes before the program inside it.
+def sandbox_command(home: Path, out: Path, limits: Limits, uid: int,
+                    settings: dict[str, str] | None = None) -> tuple[list[str], list[str]]:
+    """The bwrap command line for home/ and out/ (with `settings` added to the environment), and what
+    goes before the program inside it.
 
     Run by root, bwrap sets up the namespaces itself and setpriv, inside, turns the notebook's
     processes into the unprivileged user `uid`, with no capability left; run by anyone else, bwrap's
@@ -242,6 +240,7 @@ def sandbox_command(home: Path, out: Path, limits: Limits, uid: int) -> tuple[li
         "PYTHONDONTWRITEBYTECODE": "1",
         # the notebook imports the very package the grader imported (its folder is bound read-only)
         "PYTHONPATH": str(Path(ex.__file__).resolve().parent.parent),
+        **(settings or {}),
     }
     for name, value in environment.items():
         command += ["--setenv", name, value]
@@ -264,16 +263,30 @@ def _limit(limits: Limits):
     return apply
 
 
+def _folders(scratch: Path) -> tuple[Path, Path]:
+    """The notebook's home and the runner's output folder, in a scratch folder."""
+    home, out = scratch / "home", scratch / "out"
+    home.mkdir(), out.mkdir()
+    return home, out
+
+
+def _sandboxed(scratch: Path, limits: Limits, environment: dict[str, str] | None = None) -> list[str]:
+    """The command that runs a program (append its argv) in a sandbox over scratch/home and scratch/out,
+    whose files are first given to the sandbox's user."""
+    uid = sandbox_uid()
+    if os.geteuid() == 0:
+        for path in [scratch, *scratch.rglob("*")]:
+            os.chown(path, uid, uid)
+    command, inside = sandbox_command(scratch / "home", scratch / "out", limits, uid, environment or {})
+    return command + inside
+
+
 def sandbox_works() -> str | None:
     """None when a sandboxed Python can start here, else why not."""
     try:
         with tempfile.TemporaryDirectory(prefix="grade-probe-") as scratch:
-            home, out = Path(scratch, "home"), Path(scratch, "out")
-            home.mkdir(), out.mkdir()
-            uid = sandbox_uid()
-            _hand_to(Path(scratch), uid)
-            command, inside = sandbox_command(home, out, Limits(), uid)
-            command += [*inside, sys.executable, "-c", "import course_utils"]
+            _folders(Path(scratch))
+            command = [*_sandboxed(Path(scratch), Limits()), sys.executable, "-c", "import course_utils"]
             done = subprocess.run(command, capture_output=True, text=True, timeout=60, preexec_fn=_limit(Limits()))
             if done.returncode != 0:
                 return f"bwrap could not start a sandbox here: {done.stderr.strip()[-300:]}"
@@ -284,42 +297,23 @@ def sandbox_works() -> str | None:
     return None
 
 
-def _hand_to(folder: Path, uid: int) -> None:
-    if os.geteuid() == 0:
-        for path in [folder, *folder.rglob("*")]:
-            os.chown(path, uid, uid)
+def run_sandboxed(nb, student: str, limits: Limits, smoke: bool, sandbox: bool = True) -> tuple[dict | None, str]:
+    """Run a prepared notebook; return the runner's result (None if it left none) and how the run ended.
 
-
-def _keep_tail(stream, tail: list[bytes], size: int = 16_384) -> None:
-    for chunk in iter(lambda: stream.read(4096), b""):
-        tail.append(chunk)
-        while sum(map(len, tail)) > size and len(tail) > 1:
-            tail.pop(0)
-
-
-def run_sandboxed(nb, student: str, limits: Limits, smoke: bool, sandbox: bool = True) -> tuple[dict | None, str, str]:
-    """Run a prepared notebook; return the runner's result (None if it left none), how the run ended,
-    and the last lines the sandbox printed (for a lecturer who wants to know why a run stopped)."""
+    What the notebook prints goes nowhere: the grader's terminal shows only the grader's lines."""
     with tempfile.TemporaryDirectory(prefix="grade-") as scratch:
-        home, out = Path(scratch, "home"), Path(scratch, "out")
-        home.mkdir(), out.mkdir()
+        home, out = _folders(Path(scratch))
         nbformat.write(nb, home / "hand-in.ipynb")
+        settings = {"COURSE_SMOKE": "1" if smoke else "0", ex.STUDENT_VARIABLE: student}
         if sandbox:
-            uid = sandbox_uid()
-            _hand_to(Path(scratch), uid)
-            command, inside = sandbox_command(home, out, limits, uid)
-            command += ["--setenv", "COURSE_SMOKE", "1" if smoke else "0", "--setenv", ex.STUDENT_VARIABLE, student,
-                        *inside, sys.executable, "/grader/runner.py", "hand-in.ipynb", "/grader/out/result.json", str(limits.time)]
+            command = [*_sandboxed(Path(scratch), limits, settings),
+                       sys.executable, "/grader/runner.py", "hand-in.ipynb", "/grader/out/result.json", str(limits.time)]
             env, cwd = None, None
         else:
-            env = {**os.environ, "COURSE_SMOKE": "1" if smoke else "0", ex.STUDENT_VARIABLE: student}
             command = [sys.executable, str(RUNNER), "hand-in.ipynb", str(out / "result.json"), str(limits.time)]
-            cwd = home
-        tail: list[bytes] = []
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            env, cwd = {**os.environ, **settings}, home
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                    env=env, cwd=cwd, start_new_session=True, preexec_fn=_limit(limits) if sandbox else None)
-        reader = threading.Thread(target=_keep_tail, args=(process.stdout, tail), daemon=True)
-        reader.start()
         try:
             code = process.wait(timeout=limits.time + STARTUP_SECONDS)
             ended = "ok" if code == 0 else f"the run stopped early (exit code {code})"
@@ -331,9 +325,8 @@ def run_sandboxed(nb, student: str, limits: Limits, smoke: bool, sandbox: bool =
             except ProcessLookupError:
                 pass
             process.wait()
-        reader.join(timeout=5)
         result = _read_result(out / "result.json")
-    return result, ended, b"".join(tail).decode("utf-8", "replace")[-4000:]
+    return result, ended
 
 
 def _read_result(path: Path) -> dict | None:
@@ -443,9 +436,8 @@ def grade_notebook(path: Path, reference, number: str, student: str, key: Key, l
         return graded
     nb, handing, dropped = prepare(submitted, reference, number)
     started = time.monotonic()
-    result, ended, output = run_sandboxed(nb, student, limits, smoke, sandbox)
+    result, ended = run_sandboxed(nb, student, limits, smoke, sandbox)
     graded = judge(nb, reference, number, student, key, result, ended, handing, dropped, limits.time)
-    graded.output = output
     graded.seconds = time.monotonic() - started
     return graded
 
