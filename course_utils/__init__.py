@@ -6,7 +6,8 @@ tables), data (photos and datasets with offline fallbacks), models (the architec
 alone), weights (pretrained weights with an offline fallback, transfer learning), training (fit,
 evaluate, checkpoints; DistributedDataParallel under torchrun), train (`python -m course_utils.train`,
 one process or several), explain (saliency, SmoothGrad, occlusion, Grad-CAM), plotting, widgets
-(interactive demos that also work as plain figure calls) and exercises.
+(interactive demos that also work as plain figure calls), compare (checks that show the numbers they
+compared) and exercises.
 Each module names the notebook that teaches what it holds.
 """
 

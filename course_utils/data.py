@@ -387,6 +387,10 @@ class PatternPatches:
     a random place on a background of coloured noise that is drawn the same way for both classes,
     so that only the patch tells them apart. `box(index)` is the patch as (top, left, height, width).
 
+    With `decoy=True` every image of both classes also gets a plain square as light as the pattern,
+    away from the patch (`decoy_box(index)`): as bright as the evidence, but no evidence of either
+    class. An explanation that points at the decoy shows what stands out, not what decided.
+
     Items are (3 x size x size float tensor, label), the pixels scaled to [0, 1] and then
     normalised as (x - 0.5) / 0.25, so that 0 is mid grey.
     """
@@ -395,13 +399,19 @@ class PatternPatches:
     classes = ["dots", "stripes"]
     MEAN, STD = 0.5, 0.25
 
-    def __init__(self, count: int, seed: int = 0, size: int = 64, patch: int = 24):
+    def __init__(self, count: int, seed: int = 0, size: int = 64, patch: int = 24, decoy: bool = False):
         for name, value, low in (("count", count, 1), ("size", size, 8), ("patch", patch, 4)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
                 raise ValueError(f"{name} must be an integer of at least {low}, got {value!r}")
         if patch > size:
             raise ValueError(f"patch={patch} does not fit in images of size={size}; use patch <= size")
-        self.count, self.seed, self.size, self.patch = int(count), seed, int(size), int(patch)
+        if not isinstance(decoy, bool):
+            raise ValueError(f"decoy must be True or False, got {decoy!r}")
+        self.decoy_side = 2 * int(patch) // 3
+        if decoy and size - patch < 2 * self.decoy_side:
+            raise ValueError(f"decoy=True needs room beside the patch wherever it is: size - patch >= "
+                             f"2 * {self.decoy_side} (the decoy's side), got size={size}, patch={patch}")
+        self.count, self.seed, self.size, self.patch, self.decoy = int(count), seed, int(size), int(patch), decoy
         rng = np.random.default_rng((seed, 0))  # the layout; image i draws from its own stream (seed, 1, i)
         self.labels = rng.integers(0, 2, size=self.count)
         self.corners = rng.integers(0, self.size - self.patch + 1, size=(self.count, 2))
@@ -420,6 +430,18 @@ class PatternPatches:
         top, left = self.corners[self._index(index)]
         return int(top), int(left), self.patch, self.patch
 
+    def decoy_box(self, index: int) -> tuple[int, int, int, int] | None:
+        """Where the decoy of image `index` is, (top, left, height, width), or None without decoys.
+        It never overlaps the evidence box."""
+        if not self.decoy:
+            return None
+        top, left, height, width = self.box(index)
+        side = self.decoy_side
+        free = [(row, col) for row in range(self.size - side + 1) for col in range(self.size - side + 1)
+                if row + side <= top or top + height <= row or col + side <= left or left + width <= col]
+        row, col = free[np.random.default_rng((self.seed, 2, self._index(index))).integers(len(free))]
+        return int(row), int(col), side, side
+
     def image(self, index: int) -> np.ndarray:
         """Image `index` as an RGB uint8 array of shape size x size x 3."""
         index = self._index(index)
@@ -436,6 +458,10 @@ class PatternPatches:
         lighter = background + rng.integers(90, 140)
         patch = np.where(mask[..., None], lighter, background) + rng.normal(0, 12, size=(height, width, 3))
         image[top:top + height, left:left + width] = patch
+        if self.decoy:  # drawn from a stream of its own: the rest of the image is the same with or without
+            row, col, side, _ = self.decoy_box(index)
+            noise = np.random.default_rng((self.seed, 3, index)).normal(0, 12, size=(side, side, 3))
+            image[row:row + side, col:col + side] = lighter + noise
         return np.clip(image, 0, 255).astype(np.uint8)
 
     def __getitem__(self, index):

@@ -79,14 +79,23 @@ def to_displayable(image: Any, name: str = "image") -> np.ndarray:
     return (array - low) / (high - low)
 
 
-def show_image(image: Any, title: str | None = None, ax: plt.Axes | None = None, cmap: str | None = None) -> plt.Axes:
-    """Draw one image (array or tensor, HWC or CHW) without axes ticks; return its Axes."""
+def show_image(image: Any, title: str | None = None, ax: plt.Axes | None = None, cmap: str | None = None,
+               vmin: float | None = None, vmax: float | None = None) -> plt.Axes:
+    """Draw one image (array or tensor, HWC or CHW) without axes ticks; return its Axes.
+
+    A 2-D image is drawn in `cmap` (grey by default) from `vmin` to `vmax` (its own range unless given).
+    """
     array = to_displayable(image)
+    if array.ndim == 2 and array.dtype != np.uint8:
+        # A one-channel map is coloured by imshow from its own range anyway: drawing the values as they
+        # are (not rescaled to [0, 1]) keeps a colour bar in the map's units.
+        raw = np.squeeze(_to_numpy(image, "image")).astype(np.float32)
+        array = raw if raw.shape == array.shape else array
     if ax is None:
         _, ax = plt.subplots()
     if cmap is None and array.ndim == 2:
         cmap = "gray"
-    ax.imshow(array, cmap=cmap)
+    ax.imshow(array, cmap=cmap, vmin=vmin, vmax=vmax)
     ax.set_xticks([])
     ax.set_yticks([])
     ax.grid(False)
@@ -102,8 +111,11 @@ def show_images(
     size: float = 1.6,
     cmap: str | None = None,
     suptitle: str | None = None,
+    vmin: float | None = None,
+    vmax: float | None = None,
 ) -> plt.Figure:
-    """Draw images in a grid of `ncols` columns (a batch tensor NxCxHxW works too); return the figure."""
+    """Draw images in a grid of `ncols` columns (a batch tensor NxCxHxW works too); return the figure.
+    `vmin` and `vmax` give 2-D images one shared colour scale (each its own range otherwise)."""
     if torch is not None and isinstance(images, torch.Tensor):
         images = list(images)
     images = list(images)
@@ -118,7 +130,8 @@ def show_images(
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if suptitle else 0)), squeeze=False)
     for index, ax in enumerate(axes.flat):
         if index < len(images):
-            show_image(images[index], title=None if titles is None else titles[index], ax=ax, cmap=cmap)
+            show_image(images[index], title=None if titles is None else titles[index], ax=ax, cmap=cmap,
+                       vmin=vmin, vmax=vmax)
         else:
             ax.axis("off")
     if suptitle:
@@ -226,8 +239,17 @@ def show_filters(weight: Any, n: int | None = None, ncols: int = 8, size: float 
 
 
 def show_feature_maps(maps: Any, n: int = 32, ncols: int = 8, size: float = 1.4, title: str | None = None,
-                      cmap: str = "gray") -> plt.Figure:
-    """Draw the first `n` channels of a feature map (channels x height x width, or a batch of one)."""
+                      cmap: str = "gray", scale: str = "shared") -> plt.Figure:
+    """Draw the first `n` channels of a feature map (channels x height x width, or a batch of one),
+    with a colour bar.
+
+    `scale="shared"` draws every channel on one colour scale, so that a weak channel looks weak;
+    `scale="each"` stretches each channel to its own minimum and maximum, to show the pattern of a weak
+    one (the colour bar then runs from each map's minimum, 0, to its maximum, 1).
+    """
+    if scale not in ("shared", "each"):
+        raise ValueError(f'scale must be "shared" (one colour scale for all channels) or "each" (each channel '
+                         f'stretched to its own range), got {scale!r}')
     array = _to_numpy(maps, "maps")
     if array.ndim == 4 and array.shape[0] == 1:
         array = array[0]
@@ -236,9 +258,35 @@ def show_feature_maps(maps: Any, n: int = 32, ncols: int = 8, size: float = 1.4,
     count = min(n, len(array))
     if count < 1:
         raise ValueError(f"n must be at least 1, got {n}")
-    array = normalise_each(array[:count])
-    return show_images(list(array), titles=[str(i) for i in range(count)], ncols=ncols, size=size, cmap=cmap,
-                       suptitle=title)
+    array = array[:count].astype(np.float32)
+    if scale == "each":
+        array, low, high, label = normalise_each(array), 0.0, 1.0, "each map: its minimum (0) to its maximum (1)"
+    else:
+        low, high, label = float(array.min()), float(array.max()), "activation"
+        high = high if high > low else low + 1.0
+    fig = show_images(list(array), titles=[str(i) for i in range(count)], ncols=ncols, size=size, cmap=cmap,
+                      suptitle=title, vmin=low, vmax=high)
+    colour_bar(fig, fig.axes[0].images[0], label, axes=fig.axes)
+    return fig
+
+
+def colour_bar(fig: plt.Figure, shown: Any, label: str, axes: Any = None) -> Any:
+    """Add a colour bar for `shown` (what imshow returned) beside `axes` (default: the one it is drawn in)."""
+    axes = shown.axes if axes is None else axes
+    bar = fig.colorbar(shown, ax=axes, shrink=0.85, pad=0.02)
+    bar.set_label(label)
+    return bar
+
+
+def overlay_colour_bar(fig: plt.Figure, axes: Any, cmap: str = "jet") -> Any:
+    """The colour bar of heat maps laid over images (`explain.overlay`), which scales each map from its
+    minimum (0) to its maximum (1)."""
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    bar = fig.colorbar(ScalarMappable(Normalize(0, 1), cmap=cmap), ax=axes, shrink=0.85, pad=0.02)
+    bar.set_label("map, from its minimum (0) to its maximum (1)")
+    return bar
 
 
 def plot_history(history) -> plt.Figure:

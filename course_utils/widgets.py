@@ -239,7 +239,7 @@ def feature_map_figure(model, image, stage: str, channel: int, stages: dict | No
     """Draw the input photo, the filter behind `channel` (for a first-layer convolution) and the
     feature map of that channel at `stage`. `stages` maps labels to layer names of `model`."""
     from .data import imagenet_preprocess
-    from .plotting import normalise_each, show_image
+    from .plotting import colour_bar, normalise_each, show_image
 
     stages = stages or {stage: stage}
     if stage not in stages:
@@ -259,6 +259,7 @@ def feature_map_figure(model, image, stage: str, channel: int, stages: dict | No
         show_image(np.transpose(kernel, (1, 2, 0)), ax=axes[1], title=f"filter {channel} ({kernel.shape[1]}x{kernel.shape[2]})")
     show_image(fmap[channel].numpy(), ax=axes[-1],
                title=f"{stage}, channel {channel}: {fmap.shape[1]}x{fmap.shape[2]}")
+    colour_bar(fig, axes[-1].images[0], "activation")
     fig.tight_layout()
     return fig
 
@@ -311,13 +312,18 @@ def _method_options(method: str, image, layer: str | None, options: dict) -> dic
     return dict(options)
 
 
+# What the number behind each method's heat map measures, for the colour bar.
+HEATMAP_UNITS = {"saliency": "|gradient of the score|", "smoothgrad": "mean |gradient of the score|",
+                 "occlusion": "score drop when covered", "grad_cam": "Grad-CAM: weighted activation"}
+
+
 def explanation_figure(model, image, target: int, method: str = "grad_cam", layer: str | None = None,
                        picture=None, class_names=None, box=None, heatmap=None, **options) -> plt.Figure:
     """Draw the image, the map of `method` (a name in `explain.METHODS`) for class `target`, and the
     map laid over the image; `box` (top, left, height, width) outlines where the evidence is, when
     known. `picture` is what to show (default: the image tensor, rescaled). Returns the figure."""
     from . import explain
-    from .plotting import show_image
+    from .plotting import colour_bar, overlay_colour_bar, show_image
 
     if method not in explain.METHODS:
         raise ValueError(f"method must be one of {list(explain.METHODS)}, got {method!r}")
@@ -327,12 +333,14 @@ def explanation_figure(model, image, target: int, method: str = "grad_cam", laye
     name = class_names[target] if class_names is not None else f"class {target}"
     fig, axes = plt.subplots(1, 3, figsize=(11, 4))
     show_image(picture, ax=axes[0], title="input")
-    axes[1].imshow(np.asarray(heatmap), cmap="jet")
+    shown = axes[1].imshow(np.asarray(heatmap), cmap="jet")
     axes[1].set_xticks([])
     axes[1].set_yticks([])
+    colour_bar(fig, shown, HEATMAP_UNITS.get(method, "attribution"))
     label = {"smoothgrad": "SmoothGrad", "grad_cam": "Grad-CAM"}.get(method, method)
     axes[1].set_title(f"{label}, {tuple(heatmap.shape)[0]}x{tuple(heatmap.shape)[1]}")
     show_image(explain.overlay(picture, heatmap), ax=axes[2], title=f"evidence for {name!r}")
+    overlay_colour_bar(fig, axes[2])
     if box is not None:
         top, left, height, width = box
         scale = np.asarray(heatmap).shape[0] / image.shape[-2]

@@ -174,6 +174,29 @@ def test_pattern_patches_put_the_evidence_in_the_box_and_nowhere_else():
     assert abs(np.mean(outside_means[0]) - np.mean(outside_means[1])) < 5
 
 
+def test_pattern_patches_decoy_is_as_light_as_the_pattern_away_from_it_and_changes_nothing_else():
+    plain, decoyed = data.PatternPatches(100, seed=4), data.PatternPatches(100, seed=4, decoy=True)
+    assert plain.decoy_box(0) is None
+    for index in range(len(decoyed)):
+        top, left, height, width = decoyed.box(index)
+        row, col, h, w = decoyed.decoy_box(index)
+        assert (h, w) == (16, 16) and 0 <= row <= 64 - h and 0 <= col <= 64 - w
+        assert row + h <= top or top + height <= row or col + w <= left or left + width <= col  # no overlap
+        picture, before = decoyed.image(index).astype(float), plain.image(index).astype(float)
+        outside = np.ones(picture.shape[:2], dtype=bool)
+        outside[row:row + h, col:col + w] = False
+        assert np.array_equal(picture[outside], before[outside])  # the same image, the decoy aside
+        pattern = picture[top:top + height, left:left + width]
+        # the decoy is as light as the pattern's light pixels (their top quarter), and plain
+        assert abs(picture[~outside].mean() - np.percentile(pattern.mean(axis=2), 90)) < 25
+        assert picture[~outside].std() < pattern.std()
+    assert decoyed.decoy_box(7) == data.PatternPatches(100, seed=4, decoy=True).decoy_box(7)
+    with pytest.raises(ValueError, match="decoy=True needs room"):
+        data.PatternPatches(3, size=32, patch=16, decoy=True)
+    with pytest.raises(ValueError, match="decoy must be True or False"):
+        data.PatternPatches(3, decoy="yes")
+
+
 def test_pattern_patches_are_repeatable_normalised_and_checked():
     first, second = data.PatternPatches(5, seed=1), data.PatternPatches(5, seed=1)
     image, label = first[2]
@@ -228,8 +251,13 @@ def test_explanation_figure_draws_image_map_and_overlay_with_the_box():
     model, dataset = random_model(0, classes=2), data.PatternPatches(3)
     fig = widgets.explanation_figure(model, dataset[0][0], 1, "grad_cam", layer="3", picture=dataset.image(0),
                                      class_names=dataset.classes, box=dataset.box(0))
-    assert len(fig.axes) == 3 and "stripes" in fig.axes[2].get_title()
+    assert len(fig.axes) == 5 and "stripes" in fig.axes[2].get_title()
     assert len(fig.axes[1].patches) == 1  # the box, scaled to the map
+    bar = fig.axes[3]  # the map's colour bar, in the map's own units
+    assert bar.get_label() == "<colorbar>" and bar.get_ylabel() == widgets.HEATMAP_UNITS["grad_cam"]
+    assert bar.get_ylim() == pytest.approx(fig.axes[1].get_images()[0].get_clim())
+    assert set(widgets.HEATMAP_UNITS) == set(explain.METHODS)
+    assert fig.axes[4].get_ylim() == (0, 1) and "its maximum (1)" in fig.axes[4].get_ylabel()  # the overlay's
     plt.close(fig)
     with pytest.raises(ValueError, match="method"):
         widgets.explanation_figure(model, dataset[0][0], 0, "lime")

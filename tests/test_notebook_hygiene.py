@@ -117,10 +117,28 @@ class TestNotebook:
                     inner.append(line)
             assert not inner, f"cell {index}: start a new markdown cell at {inner[0]!r}, so that it starts a slide"
 
-    def test_ends_with_summary_and_exercises(self, path):
-        sections = [line.strip() for c in _read(path).cells if c.cell_type == "markdown"
+    def test_ends_with_summary_exercises_and_the_notes_on_the_slides(self, path):
+        cells = _read(path).cells
+        sections = [line.strip() for c in cells if c.cell_type == "markdown"
                     for line in c.source.splitlines() if line.startswith("## ")]
+        if sections[-1] == nbtools.SLIDE_NOTES_HEADING:
+            sections.pop()
+            start = next(i for i, c in enumerate(cells) if c.source.startswith(nbtools.SLIDE_NOTES_HEADING))
+            untagged = [i for i in range(start, len(cells)) if nbtools.SLIDE_NOTES_TAG not in cells[i].metadata.get("tags", [])]
+            assert not untagged, f"cells {untagged} of the notes on the slides need the {nbtools.SLIDE_NOTES_TAG} tag"
         assert sections[-2:] == ["## Summary", "## Exercises"], f"the last sections are {sections[-2:]}"
+        tagged = [i for i, c in enumerate(cells) if nbtools.SLIDE_NOTES_TAG in c.metadata.get("tags", [])]
+        assert all(cells[i].source.startswith(nbtools.SLIDE_NOTES_HEADING) or i - 1 in tagged for i in tagged), \
+            "the cells tagged slide-notes form one section at the end"
+
+    def test_lessons_leave_corrections_of_the_slides_to_the_closing_notes(self, path):
+        """A correction of a slide is for readers of the slides: it goes in the closing section, and the
+        lesson stays about the lesson."""
+        for index, cell in enumerate(_read(path).cells):
+            if cell.cell_type == "markdown" and nbtools.SLIDE_NOTES_TAG not in cell.metadata.get("tags", []):
+                found = re.search(r"(the|a|another|one) (lecture )?slide(s|'s|s')? (shows|writes|says|gives|computes|asks|rounds|"
+                                  r"lists|text)|extracted text|lost a row|slide is wrong", cell.source, re.IGNORECASE)
+                assert not found, f"cell {index}: {found.group(0)!r}: move the correction to '{nbtools.SLIDE_NOTES_HEADING}'"
 
     def test_is_in_sync_with_the_tools(self, path):
         original, expected = nbtools.processed(path)

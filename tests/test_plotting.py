@@ -137,16 +137,38 @@ def test_show_filters_gray_for_other_channel_counts_and_checks_n():
         plotting.show_filters(torch.randn(4, 3, 3))
 
 
-def test_show_feature_maps_first_n_channels():
+def _colour_bar_label(fig):
+    bars = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+    assert len(bars) == 1, "one colour bar"
+    return bars[0].get_ylabel()
+
+
+def test_show_feature_maps_first_n_channels_on_one_scale_with_a_colour_bar():
     maps = torch.randn(1, 64, 13, 13)
+    maps[0, 5] *= 0.01  # a weak channel
     fig = plotting.show_feature_maps(maps, n=32)
-    drawn = [ax for ax in fig.axes if ax.get_images()]
+    drawn = [ax for ax in fig.axes if ax.get_images() and ax.get_label() != "<colorbar>"]
     assert len(drawn) == 32 and [ax.get_title() for ax in drawn[:3]] == ["0", "1", "2"]
+    low, high = float(maps[0, :32].min()), float(maps[0, :32].max())
+    for ax, channel in zip(drawn, maps[0]):
+        image = ax.get_images()[0]
+        assert image.get_clim() == pytest.approx((low, high))  # shared: the weak channel looks weak
+        assert np.allclose(np.asarray(image.get_array()), channel.numpy())
+    assert _colour_bar_label(fig) == "activation"
+
+
+def test_show_feature_maps_each_stretches_every_channel_and_says_so():
+    maps = torch.randn(8, 5, 5)
+    fig = plotting.show_feature_maps(maps, n=8, scale="each")
+    drawn = [ax for ax in fig.axes if ax.get_images() and ax.get_label() != "<colorbar>"]
     shown = np.asarray(drawn[5].get_images()[0].get_array())
-    channel = maps[0, 5].numpy()
+    channel = maps[5].numpy()
     assert np.allclose(shown, (channel - channel.min()) / (channel.max() - channel.min()), atol=1e-6)
+    assert _colour_bar_label(fig).startswith("each map: its minimum")
     with pytest.raises(ValueError, match="maps must be"):
         plotting.show_feature_maps(torch.randn(2, 3, 4, 4))
+    with pytest.raises(ValueError, match='scale must be "shared"'):
+        plotting.show_feature_maps(maps, scale="global")
 
 
 def test_block_diagram_draws_a_box_per_layer_and_a_line_for_the_identity():

@@ -131,9 +131,10 @@ def test_feature_map_figure_and_explorer():
     stages = {"conv1": "features.0", "pool5": "features.12"}
     cat = sample_image("cat")
     fig = widgets.feature_map_figure(model, cat, "conv1", 3, stages=stages)
-    assert len(fig.axes) == 3 and fig.axes[1].get_title() == "filter 3 (11x11)"
+    assert len(fig.axes) == 4 and fig.axes[1].get_title() == "filter 3 (11x11)"
     assert fig.axes[2].get_title() == "conv1, channel 3: 55x55"
-    assert len(widgets.feature_map_figure(model, cat, "pool5", 255, stages=stages).axes) == 2  # no RGB filter
+    assert fig.axes[3].get_label() == "<colorbar>" and fig.axes[3].get_ylabel() == "activation"
+    assert len(widgets.feature_map_figure(model, cat, "pool5", 255, stages=stages).axes) == 3  # no RGB filter
     with pytest.raises(ValueError, match="channel must be between 0 and 63"):
         widgets.feature_map_figure(model, cat, "conv1", 64, stages=stages)
     box = widgets.feature_map_explorer(model, {"cat": cat}, stages)

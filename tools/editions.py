@@ -74,6 +74,8 @@ def exercises(nb) -> list[Exercise]:
     found: list[Exercise] = []
     for index in range(start + 1, len(nb.cells)):
         cell = nb.cells[index]
+        if cell.cell_type == "markdown" and cell.source.startswith("## "):
+            break  # the next section (the closing notes on the lecture slides) is no exercise
         match = EXERCISE.match(cell.source) if cell.cell_type == "markdown" else None
         if match:
             found.append(Exercise(int(match.group(1)), index))

@@ -39,6 +39,10 @@ INSTALL_TAG = "colab-install"
 # The markdown cell just before the install cell, saying what it is for; like the install cell, slides
 # and the website leave it out.
 NOTE_TAG = "colab-note"
+# The closing section of a notebook where the lecture slides' wrong numbers and code are set right
+# (the syllabus map points there); every cell of it carries the tag.
+SLIDE_NOTES_HEADING = "## Notes on the lecture slides"
+SLIDE_NOTES_TAG = "slide-notes"
 COLAB_NOTE = "In Colab, the next cell installs the course helpers; elsewhere it does nothing."
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 COLAB_URL = re.compile(r"https://colab\.research\.google\.com/github/[^/\s)]+/[^/\s)]+/blob/[^/\s)]+/notebooks/")
