@@ -10,29 +10,42 @@ CONSTRAINTS ?= constraints/ci.txt
 STAMP := $(VENV)/.installed
 # `make lab` needs only the lab extra; `make test` installs everything (which includes the lab).
 LAB_STAMP := $(VENV)/.installed-lab
-# Two workers, one notebook (or test file) each: see conftest.py for the thread cap.
-PYTEST_ARGS ?= -n 2 --dist loadfile -rs
+# Two workers, one notebook (or test file) each (`--dist loadfile` is in pyproject.toml, so that a hand-typed
+# `pytest -n 2` shares the test files out the same way): see conftest.py for the thread cap.
+PYTEST_ARGS ?= -n 2 -rs
 LAB_ARGS ?=
 # JupyterLab refuses to run as root (containers, some lab machines) unless told it may.
 ROOT_ARGS := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 
-.PHONY: install lab present test browser-test sync-notebooks notebooks slides site student solutions grade benchmark clean
+.PHONY: install lab present test browser-test sync-notebooks notebooks slides site student solutions grade benchmark clean distclean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml $(CONSTRAINTS)
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install $(if $(CONSTRAINTS),--constraint $(CONSTRAINTS)) --editable '.[lab,test,slides,site]'
+# The one rule that creates the virtual environment; each stamp below installs into it what its
+# targets need, so that a lecturer's `make student` does not wait for the test tools or Sphinx.
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+PIP_INSTALL = $(BIN)/python -m pip install $(if $(CONSTRAINTS),--constraint $(CONSTRAINTS)) --editable
+
+$(STAMP): pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	$(PIP_INSTALL) '.[lab,test,slides,site,tools]'
 	@# Colab ships ipywidgets 7.7: a copy in a side folder lets the tests run the widgets under it too.
 	$(BIN)/python -m pip install --quiet --no-deps --upgrade --target $(VENV)/ipywidgets7 \
 		'ipywidgets==7.7.*' 'widgetsnbextension==3.6.*' 'jupyterlab_widgets==1.1.*' ipython_genutils
-	@touch $@ $(LAB_STAMP)
+	@touch $@ $(LAB_STAMP) $(VENV)/.installed-tools $(VENV)/.installed-slides $(VENV)/.installed-site
 
 # A student's install: the course helpers, JupyterLab and the slideshow button; no test or slide tools.
-$(LAB_STAMP): pyproject.toml $(CONSTRAINTS)
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install $(if $(CONSTRAINTS),--constraint $(CONSTRAINTS)) --editable '.[lab]'
+$(LAB_STAMP): pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	$(PIP_INSTALL) '.[lab]'
 	@touch $@
+
+# What the lecturer's commands need: the course and a kernel (tools), plus reveal.js (slides) or Sphinx (site).
+$(VENV)/.installed-tools $(VENV)/.installed-slides $(VENV)/.installed-site: $(VENV)/.installed-%: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	$(PIP_INSTALL) '.[tools$(if $(filter tools,$*),,$(comma)$*)]'
+	@touch $@
+
+comma := ,
 
 lab: $(LAB_STAMP)
 	$(BIN)/jupyter lab --notebook-dir=notebooks $(ROOT_ARGS) $(LAB_ARGS)
@@ -68,22 +81,22 @@ notebooks: $(STAMP)
 # lists them). Runs the notebooks first, in full mode: `make slides SMOKE=1` for a quick smoke-mode run,
 # `make slides NAMES=02_convolution_by_hand` for some of them. The exercises' solutions are left out
 # (`make slides SOLUTIONS=1` keeps them).
-slides: $(STAMP)
+slides: $(VENV)/.installed-slides
 	$(BIN)/python -m tools.slides $(if $(SMOKE),--smoke) $(if $(SOLUTIONS),--solutions) $(NAMES)
 
 # The course website in site/ (Sphinx, MyST-NB, the book theme), opened from the disk with no network:
 # README as home page, every notebook run in full mode as a chapter, exercises without solutions.
 # `make site SMOKE=1` runs them in smoke mode; `make site SOLUTIONS=1` publishes the solutions too.
-site: $(STAMP)
+site: $(VENV)/.installed-site
 	$(BIN)/python -m tools.site $(if $(SMOKE),--smoke) $(if $(SOLUTIONS),--solutions) $(NAMES)
 
 # The lecturer's editions: editions/student/ (solutions and outputs removed, checks kept) and
 # editions/solutions/ (the answer key). `make student STUDENTS=roster.txt` (one id a line) writes a folder
 # per student with the id cell filled in, so that each sees their own numbers.
-student: $(STAMP)
+student: $(VENV)/.installed-tools
 	$(BIN)/python -m tools.editions student $(NAMES) $(if $(STUDENTS),--students "$(STUDENTS)")
 
-solutions: $(STAMP)
+solutions: $(VENV)/.installed-tools
 	$(BIN)/python -m tools.editions solutions $(NAMES)
 
 # Grade the notebooks students handed back: `make grade SUBMISSIONS=hand-ins` (one folder per student)
@@ -92,7 +105,7 @@ solutions: $(STAMP)
 # at a time, RESUME=1 keeps the students already in grades.csv.
 TIME_LIMIT ?= 600
 JOBS ?= 2
-grade: $(STAMP)
+grade: $(VENV)/.installed-tools
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder-with-one-folder-per-student"; exit 2; }
 	@command -v bwrap >/dev/null 2>&1 || { test "$$(id -u)" = 0 && apt-get update -qq && apt-get install -y -qq bubblewrap; } || true
 	$(BIN)/python -m tools.grade "$(SUBMISSIONS)" --out grades.csv --time-limit $(TIME_LIMIT) -j $(JOBS) $(if $(RESUME),--resume)
@@ -106,5 +119,9 @@ benchmark: $(STAMP)
 	$(BIN)/python -m benchmarks.grading_speed
 	$(BIN)/python -m benchmarks.time_notebooks $(NAMES)
 
+# What the commands wrote; the virtual environment stays (`make distclean` removes it too).
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info slides site editions
+	rm -rf .pytest_cache build *.egg-info slides site editions test-artifacts
+
+distclean: clean
+	rm -rf $(VENV)

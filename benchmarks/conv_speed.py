@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from benchmarks.time_notebooks import cpu_name, write_section
+from benchmarks.common import cpu_name, write_section
 from course_utils import by_hand
 
 START, END = "<!-- conv-speed:start -->", "<!-- conv-speed:end -->"

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.time_notebooks import cpu_name, write_section
+from benchmarks.common import cpu_name, write_section
 
 START, END = "<!-- distributed-speed:start -->", "<!-- distributed-speed:end -->"
 CASES = [

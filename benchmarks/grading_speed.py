@@ -19,24 +19,11 @@ from pathlib import Path
 import nbformat
 import torch
 
-from benchmarks.time_notebooks import cpu_name, write_section
+from benchmarks.common import cpu_name, write_section
 from tools import editions, grade
-from tools.notebooks import NOTEBOOKS
 
 START, END = "<!-- grading-speed:start -->", "<!-- grading-speed:end -->"
 NAMES = ["02_convolution_by_hand", "03_padding_stride_pooling", "06_training_lenet_mnist"]
-
-
-def filled_in(name: str):
-    """The student edition of a notebook with each answer cell replaced by the worked solution."""
-    source = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
-    solutions = {e.number: "\n".join(source.cells[i].source for i in e.solutions) for e in editions.exercises(source)}
-    nb = editions.student_edition(source)
-    for exercise in editions.exercises(nb):
-        for index in exercise.cells:
-            if nb.cells[index].source == "answer = None":
-                nb.cells[index].source = solutions[exercise.number]
-    return nb
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--students", type=int, default=10)
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args(argv)
-    notebooks = {name: filled_in(name) for name in NAMES}
+    notebooks = {name: editions.answered_edition(name) for name in NAMES}
     lines: list[str] = []
     with tempfile.TemporaryDirectory() as folder:
         submissions = Path(folder) / "hand-ins"

@@ -12,7 +12,6 @@ import argparse
 import datetime as dt
 import os
 import platform
-import re
 import sys
 import time
 from pathlib import Path
@@ -20,11 +19,11 @@ from pathlib import Path
 import nbformat
 import torch
 
+from benchmarks.common import OUTPUT, cpu_name, write_section
 from tools.notebooks import notebook_paths, run_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 
-OUTPUT = ROOT / "BENCHMARKS.md"
 START, END = "<!-- notebook-times:start -->", "<!-- notebook-times:end -->"
 MODES = ("smoke", "full")
 
@@ -39,16 +38,6 @@ def time_notebook(path: Path, mode: str, timeout: int) -> tuple[float, str]:
     except Exception as error:  # noqa: BLE001 - reported in the table, not raised
         status = "failed: " + (str(error).strip().splitlines() or [type(error).__name__])[-1][:80]
     return time.perf_counter() - start, status
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def table(rows: list[tuple[str, dict[str, tuple[float, str]]]], modes: list[str]) -> str:
@@ -72,17 +61,6 @@ def table(rows: list[tuple[str, dict[str, tuple[float, str]]]], modes: list[str]
     return "\n".join(lines)
 
 
-def write_section(section: str, start: str = START, end: str = END) -> None:
-    """Replace the part of BENCHMARKS.md between two markers (or append it), leaving the rest."""
-    text = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else "# Benchmarks\n"
-    block = f"{start}\n{section}\n{end}"
-    if start in text and end in text:
-        text = re.sub(re.escape(start) + r".*?" + re.escape(end), lambda _: block, text, flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    OUTPUT.write_text(text, encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("names", nargs="*", help="notebook names (default: all)")
@@ -96,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
             results[mode] = time_notebook(path, mode, args.timeout)
             print(f"{path.name:<40} {mode:>5}: {results[mode][0]:7.1f} s  {results[mode][1]}", flush=True)
         rows.append((path.name, results))
-    write_section(table(rows, args.modes))
+    write_section(table(rows, args.modes), START, END)
     print(f"wrote {OUTPUT.relative_to(ROOT)}")
     return 0 if all(r[1] == "ok" for _, results in rows for r in results.values()) else 1
 

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from benchmarks.time_notebooks import cpu_name, write_section
+from benchmarks.common import cpu_name, write_section
 from course_utils import data, models, training
 from course_utils.device import seed_everything
 

@@ -1,6 +1,6 @@
 """Helpers for the CNN course notebooks, one module per concern:
 
-settings (the COURSE_* environment variables, read once), device (where code runs, seeds, smoke
+settings (the COURSE_* environment variables, read on every call), device (where code runs, seeds, smoke
 mode), by_hand (convolution and pooling in NumPy), shapes (output sizes, parameter and multiply-add
 tables), data (photos and datasets with offline fallbacks), models (the architectures, torch
 alone), weights (pretrained weights with an offline fallback, transfer learning), training (fit,
@@ -8,7 +8,14 @@ evaluate, checkpoints; DistributedDataParallel under torchrun), train (`python -
 one process or several), explain (saliency, SmoothGrad, occlusion, Grad-CAM), plotting, widgets
 (interactive demos that also work as plain figure calls), compare (checks that show the numbers they
 compared) and exercises.
-Each module names the notebook that teaches what it holds.
+Each module names the notebook that teaches what it holds. Imports sit at the top of a module, except
+for packages that are optional (ipykernel) or slow and needed by one function that is not always used
+(ipywidgets, scikit-learn, torchvision's datasets, matplotlib in the training loop).
 """
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("course-utils")  # written once, in pyproject.toml
+except PackageNotFoundError:  # run from a folder that was never installed
+    __version__ = "unknown"

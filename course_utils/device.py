@@ -16,6 +16,11 @@ import torch
 
 from . import settings
 
+__all__ = [
+    "choose_device", "get_device", "seed_everything", "smoke_mode", "for_mode", "is_colab",
+    "describe_environment", "DeviceChoice", "EnvironmentReport",
+]
+
 
 class DeviceChoice(NamedTuple):
     """The device picked by `choose_device` and the sentence that says why."""

@@ -18,14 +18,17 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from contextlib import contextmanager
+from numbers import Integral
+from typing import NamedTuple
 
 import torch
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 __all__ = [
     "LeNet5", "AlexNet", "VGG", "vgg", "VGG_CONFIGS", "Inception", "GoogLeNet", "BasicBlock", "Bottleneck",
     "ResNet", "resnet18", "resnet34", "resnet50", "DenseLayer", "DenseBlock", "DenseNet", "densenet121",
-    "AlphaGoPolicyNet", "stage_outputs", "evaluation_mode", "model_device",
+    "AlphaGoPolicyNet", "stage_outputs", "evaluation_mode", "model_device", "layer_table", "LayerTable", "LayerRow",
 ]
 
 def _check_classes(num_classes) -> None:
@@ -33,35 +36,11 @@ def _check_classes(num_classes) -> None:
         raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
 
 
-def _init_like_torchvision(model: nn.Module, family: str) -> None:
-    """Initialise the weights the way torchvision does for the same family (notebook 01 teaches why).
-
-    VGG and ResNet: He (Kaiming) normal for convolutions, scaled by fan_out, as suits ReLU; batch
-    norm weight 1 and bias 0; VGG's linear layers N(0, 0.01) with zero bias, ResNet's keep PyTorch's
-    default. GoogLeNet: convolutions and linear layers from a normal of standard deviation 0.01 cut
-    at +-2. DenseNet: He normal scaled by fan_in for convolutions, zero biases for the linear layer.
-    LeNet-5 and AlexNet keep PyTorch's default, as torchvision's AlexNet does.
-    """
+def _init_norms(model: nn.Module) -> None:
+    """Batch (and group) normalisation starts as the identity: weight 1, bias 0, as in torchvision."""
     for module in model.modules():
-        if isinstance(module, nn.Conv2d):
-            if family == "googlenet":
-                nn.init.trunc_normal_(module.weight, mean=0.0, std=0.01, a=-2, b=2)
-            elif family == "densenet":
-                nn.init.kaiming_normal_(module.weight)  # He, scaled by fan_in
-            else:
-                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, (nn.BatchNorm2d, nn.GroupNorm)):
+        if isinstance(module, (nn.BatchNorm2d, nn.GroupNorm)):
             nn.init.ones_(module.weight)
-            nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.Linear) and family == "vgg":
-            nn.init.normal_(module.weight, 0.0, 0.01)
-            nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.Linear) and family == "googlenet":
-            nn.init.trunc_normal_(module.weight, mean=0.0, std=0.01, a=-2, b=2)
-            nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.Linear) and family == "densenet":
             nn.init.zeros_(module.bias)
 
 
@@ -173,7 +152,20 @@ class VGG(nn.Module):
             nn.Linear(4096, 4096), nn.ReLU(inplace=True), nn.Dropout(p=dropout),
             nn.Linear(4096, num_classes),
         )
-        _init_like_torchvision(self, "vgg")
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        """torchvision's VGG: He (Kaiming) normal for the convolutions, scaled by fan_out as suits ReLU
+        (notebook 01 teaches why), zero biases; the linear layers N(0, 0.01)."""
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.Linear):
+                nn.init.normal_(module.weight, 0.0, 0.01)
+                nn.init.zeros_(module.bias)
+        _init_norms(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.features(x)
@@ -274,7 +266,17 @@ class GoogLeNet(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.dropout = nn.Dropout(p=dropout)
         self.fc = nn.Linear(1024, num_classes)
-        _init_like_torchvision(self, "googlenet")
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        """torchvision's GoogLeNet: convolutions and linear layers from a normal of standard deviation
+        0.01 cut at +-2, zero biases."""
+        for module in self.modules():
+            if isinstance(module, (nn.Conv2d, nn.Linear)):
+                nn.init.trunc_normal_(module.weight, mean=0.0, std=0.01, a=-2, b=2)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+        _init_norms(self)
 
     def forward(self, x: torch.Tensor):
         x = self.stem(x)
@@ -359,7 +361,17 @@ class ResNet(nn.Module):
         self.layer4 = self._make_stage(block, 512, layers[3], stride=2)
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(512 * block.expansion, num_classes)
-        _init_like_torchvision(self, "resnet")
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        """torchvision's ResNet: He (Kaiming) normal for the convolutions, scaled by fan_out; the linear
+        layer keeps PyTorch's default."""
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+        _init_norms(self)
 
     def _make_stage(self, block: type, channels: int, blocks: int, stride: int = 1) -> nn.Sequential:
         downsample = None
@@ -373,9 +385,17 @@ class ResNet(nn.Module):
         return nn.Sequential(*stage)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.fc(torch.flatten(self.avgpool(x), 1))
+        x = self.conv1(x)
+        x = self.bn1(x)
+        x = self.relu(x)
+        x = self.maxpool(x)
+        x = self.layer1(x)
+        x = self.layer2(x)
+        x = self.layer3(x)
+        x = self.layer4(x)
+        x = self.avgpool(x)
+        x = torch.flatten(x, 1)
+        return self.fc(x)
 
 
 def resnet18(num_classes: int = 1000) -> ResNet:
@@ -462,7 +482,19 @@ class DenseNet(nn.Module):
         layers["norm5"] = nn.BatchNorm2d(channels)
         self.features = nn.Sequential(layers)
         self.classifier = nn.Linear(channels, num_classes)
-        _init_like_torchvision(self, "densenet")
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        """torchvision's DenseNet: He (Kaiming) normal scaled by fan_in for the convolutions, a zero bias
+        for the linear layer."""
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.Linear):
+                nn.init.zeros_(module.bias)
+        _init_norms(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = torch.relu(self.features(x))
@@ -540,3 +572,78 @@ def stage_outputs(model: nn.Module, x: torch.Tensor, names: list[str] | None = N
         for handle in handles:
             handle.remove()
     return OrderedDict((name, outputs[name]) for name in names if name in outputs)
+
+
+class LayerRow(NamedTuple):
+    """One layer of `layer_table`: output shape without the batch dimension."""
+
+    name: str
+    kind: str
+    output_shape: tuple
+    params: int
+    mult_adds: int
+
+
+class LayerTable(list):
+    """Rows of `layer_table`, with totals; prints as an aligned table."""
+
+    @property
+    def total_params(self) -> int:
+        return sum(row.params for row in self)
+
+    @property
+    def total_mult_adds(self) -> int:
+        return sum(row.mult_adds for row in self)
+
+    def __str__(self) -> str:
+        header = ("layer", "type", "output shape", "parameters", "multiply-adds")
+        rows = [header] + [(r.name, r.kind, "x".join(map(str, r.output_shape)), f"{r.params:,}", f"{r.mult_adds:,}")
+                           for r in self]
+        rows.append(("total", "", "", f"{self.total_params:,}", f"{self.total_mult_adds:,}"))
+        widths = [max(len(row[i]) for row in rows) for i in range(5)]
+        align = ["<", "<", ">", ">", ">"]
+        return "\n".join("  ".join(f"{cell:{a}{w}}" for cell, a, w in zip(row, align, widths)) for row in rows)
+
+    def _repr_pretty_(self, printer, cycle) -> None:
+        printer.text(str(self))
+
+
+def layer_table(model, input_size) -> LayerTable:
+    """Each layer's output shape, parameters and multiply-adds for one input of `input_size`.
+
+    `input_size` is (channels, height, width). Multiply-adds come from PyTorch's own FLOP counter
+    (torch.utils.flop_counter; one multiply-add is two FLOPs) and cover convolutions and matrix
+    products; activations and pooling count zero. Layers are the modules without children.
+    """
+    size = tuple(input_size)
+    if len(size) != 3 or any(isinstance(v, bool) or not isinstance(v, Integral) or v < 1 for v in size):
+        raise ValueError(f"input_size must be (channels, height, width) of positive integers, got {input_size!r}")
+    modules = dict(model.named_modules())
+    leaves = [name for name, module in modules.items() if name and not list(module.children())]
+    shapes: dict[str, tuple] = {}
+
+    def record(name):
+        def hook(module, inputs, output) -> None:  # returning a value would replace the output
+            shapes.setdefault(name, tuple(output.shape[1:]))
+        return hook
+
+    handles = [modules[name].register_forward_hook(record(name)) for name in leaves]
+    try:
+        with evaluation_mode(model), torch.no_grad(), FlopCounterMode(display=False) as counter:
+            model(torch.zeros((1, *size), device=model_device(model)))  # the input goes where the model is
+    finally:
+        for handle in handles:
+            handle.remove()
+    flops = counter.get_flop_counts()
+    prefix = type(model).__name__
+    table = LayerTable()
+    own = sum(p.numel() for p in model.parameters(recurse=False))
+    for name in leaves:
+        module = modules[name]
+        params = sum(p.numel() for p in module.parameters(recurse=False))
+        mult_adds = sum(flops.get(f"{prefix}.{name}", {}).values()) // 2
+        if name in shapes or params:
+            table.append(LayerRow(name, type(module).__name__, shapes.get(name, ()), params, mult_adds))
+    if own:
+        table.append(LayerRow("(model's own)", "Parameter", (), own, 0))
+    return table

@@ -13,12 +13,16 @@ from typing import Any, Sequence
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
+import torch
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
 from matplotlib.patches import Rectangle
 
-try:  # torch is optional for plotting: NumPy arrays work on their own
-    import torch
-except ImportError:  # pragma: no cover - torch is a dependency of the package
-    torch = None
+__all__ = [
+    "show_image", "show_images", "show_matrix", "show_filters", "show_feature_maps", "colour_bar",
+    "overlay_colour_bar", "plot_history", "confusion_matrix", "plot_confusion_matrix", "block_diagram",
+    "use_presentation_style", "to_displayable", "normalise_each", "PRESENTATION_STYLE",
+]
 
 PRESENTATION_STYLE = {
     "figure.figsize": (10.0, 6.0),
@@ -37,7 +41,7 @@ PRESENTATION_STYLE = {
 
 
 def _to_numpy(array: Any, name: str) -> np.ndarray:
-    if torch is not None and isinstance(array, torch.Tensor):
+    if isinstance(array, torch.Tensor):
         return array.detach().cpu().numpy()
     try:
         return np.asarray(array)
@@ -116,7 +120,7 @@ def show_images(
 ) -> plt.Figure:
     """Draw images in a grid of `ncols` columns (a batch tensor NxCxHxW works too); return the figure.
     `vmin` and `vmax` give 2-D images one shared colour scale (each its own range otherwise)."""
-    if torch is not None and isinstance(images, torch.Tensor):
+    if isinstance(images, torch.Tensor):
         images = list(images)
     images = list(images)
     if not images:
@@ -281,9 +285,6 @@ def colour_bar(fig: plt.Figure, shown: Any, label: str, axes: Any = None) -> Any
 def overlay_colour_bar(fig: plt.Figure, axes: Any, cmap: str = "jet") -> Any:
     """The colour bar of heat maps laid over images (`explain.overlay`), which scales each map from its
     minimum (0) to its maximum (1)."""
-    from matplotlib.cm import ScalarMappable
-    from matplotlib.colors import Normalize
-
     bar = fig.colorbar(ScalarMappable(Normalize(0, 1), cmap=cmap), ax=axes, shrink=0.85, pad=0.02)
     bar.set_label("map, from its minimum (0) to its maximum (1)")
     return bar

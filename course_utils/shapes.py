@@ -14,6 +14,10 @@ import math
 from numbers import Integral
 from typing import Iterable, NamedTuple
 
+# The layer-by-layer table runs the model with hooks, so it lives beside stage_outputs in models;
+# it is offered here too, with the other counts of parameters and multiply-adds.
+from .models import LayerRow, LayerTable, layer_table
+
 __all__ = [
     "conv_output_size",
     "pool_output_size",
@@ -25,6 +29,9 @@ __all__ = [
     "receptive_field",
     "conv_params",
     "conv_mult_adds",
+    "layer_table",
+    "LayerTable",
+    "LayerRow",
 ]
 
 
@@ -212,83 +219,3 @@ def conv_mult_adds(in_channels: int, out_channels: int, kernel_size, output_size
     oh, ow = _int(oh, "output_size", 1), _int(ow, "output_size", 1)
     weights = conv_params(in_channels, out_channels, kernel_size, bias=False)
     return weights * oh * ow
-
-
-class LayerRow(NamedTuple):
-    """One layer of `layer_table`: output shape without the batch dimension."""
-
-    name: str
-    kind: str
-    output_shape: tuple
-    params: int
-    mult_adds: int
-
-
-class LayerTable(list):
-    """Rows of `layer_table`, with totals; prints as an aligned table."""
-
-    @property
-    def total_params(self) -> int:
-        return sum(row.params for row in self)
-
-    @property
-    def total_mult_adds(self) -> int:
-        return sum(row.mult_adds for row in self)
-
-    def __str__(self) -> str:
-        header = ("layer", "type", "output shape", "parameters", "multiply-adds")
-        rows = [header] + [(r.name, r.kind, "x".join(map(str, r.output_shape)), f"{r.params:,}", f"{r.mult_adds:,}")
-                           for r in self]
-        rows.append(("total", "", "", f"{self.total_params:,}", f"{self.total_mult_adds:,}"))
-        widths = [max(len(row[i]) for row in rows) for i in range(5)]
-        align = ["<", "<", ">", ">", ">"]
-        return "\n".join("  ".join(f"{cell:{a}{w}}" for cell, a, w in zip(row, align, widths)) for row in rows)
-
-    def _repr_pretty_(self, printer, cycle) -> None:
-        printer.text(str(self))
-
-
-def layer_table(model, input_size) -> LayerTable:
-    """Each layer's output shape, parameters and multiply-adds for one input of `input_size`.
-
-    `input_size` is (channels, height, width). Multiply-adds come from PyTorch's own FLOP counter
-    (torch.utils.flop_counter; one multiply-add is two FLOPs) and cover convolutions and matrix
-    products; activations and pooling count zero. Layers are the modules without children.
-    """
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-
-    from .models import evaluation_mode, model_device
-
-    size = tuple(input_size)
-    if len(size) != 3 or any(isinstance(v, bool) or not isinstance(v, Integral) or v < 1 for v in size):
-        raise ValueError(f"input_size must be (channels, height, width) of positive integers, got {input_size!r}")
-    modules = dict(model.named_modules())
-    leaves = [name for name, module in modules.items() if name and not list(module.children())]
-    shapes: dict[str, tuple] = {}
-
-    def record(name):
-        def hook(module, inputs, output) -> None:  # returning a value would replace the output
-            shapes.setdefault(name, tuple(output.shape[1:]))
-        return hook
-
-    handles = [modules[name].register_forward_hook(record(name)) for name in leaves]
-    try:
-        with evaluation_mode(model), torch.no_grad(), FlopCounterMode(display=False) as counter:
-            model(torch.zeros((1, *size), device=model_device(model)))  # the input goes where the model is
-    finally:
-        for handle in handles:
-            handle.remove()
-    flops = counter.get_flop_counts()
-    prefix = type(model).__name__
-    table = LayerTable()
-    own = sum(p.numel() for p in model.parameters(recurse=False))
-    for name in leaves:
-        module = modules[name]
-        params = sum(p.numel() for p in module.parameters(recurse=False))
-        mult_adds = sum(flops.get(f"{prefix}.{name}", {}).values()) // 2
-        if name in shapes or params:
-            table.append(LayerRow(name, type(module).__name__, shapes.get(name, ()), params, mult_adds))
-    if own:
-        table.append(LayerRow("(model's own)", "Parameter", (), own, 0))
-    return table

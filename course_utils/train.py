@@ -25,6 +25,8 @@ from torch.utils.data import DataLoader
 from . import data, models, settings, training
 from .device import get_device, seed_everything
 
+__all__ = ["main", "parser", "MODELS", "DATASETS"]
+
 # name: (builder taking num_classes, the datasets it fits)
 MODELS = {
     "lenet5": (lambda n: models.LeNet5(num_classes=n), ("mnist",)),

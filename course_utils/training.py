@@ -23,7 +23,14 @@ from typing import Callable
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Subset
+from tqdm.auto import tqdm
+
+from . import settings
+from .models import evaluation_mode, model_device
 
 __all__ = ["History", "fit", "evaluate", "predict", "save_checkpoint", "load_checkpoint", "start_distributed"]
 
@@ -148,10 +155,6 @@ def start_distributed(device=None):
     The backend is NCCL when the device is a GPU (each process takes the GPU of its LOCAL_RANK) and gloo
     on the CPU. Calling it again in the same process reuses the group.
     """
-    import torch.distributed as dist
-
-    from . import settings
-
     place = settings.distributed()
     if place is None:
         return None, device
@@ -174,16 +177,14 @@ def start_distributed(device=None):
     return place, device
 
 
-def _sharded(loader, place, shuffle: bool | None = None):
+def _sharded(loader, place, training: bool):
     """The same DataLoader, but each process reads its own share of the examples: a DistributedSampler
     for training (every process gets the same number of batches, as DDP needs), a plain every-n-th
     slice for evaluation (no example counted twice)."""
-    from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Subset
-
     if not isinstance(loader, DataLoader):
         raise ValueError(f"with several processes the loaders must be torch DataLoaders (fit gives each process its "
                          f"share of the dataset), got {type(loader).__name__}")
-    if shuffle is None:  # evaluation
+    if not training:  # evaluation: each example once, in order
         dataset = Subset(loader.dataset, range(place.rank, len(loader.dataset), place.world_size))
         sampler = None
     else:
@@ -195,15 +196,11 @@ def _sharded(loader, place, shuffle: bool | None = None):
 
 
 def _backend() -> str:
-    import torch.distributed as dist
-
     return dist.get_backend() if dist.is_available() and dist.is_initialized() else "none"
 
 
 def _summed(values: list[float], device) -> list[float]:
     """Sums of `values` over all processes (the values themselves in a single process)."""
-    import torch.distributed as dist
-
     if not (dist.is_available() and dist.is_initialized()):
         return values
     tensor = torch.tensor(values, dtype=torch.float64, device=device)
@@ -224,8 +221,6 @@ def _in_notebook() -> bool:
 
 
 def _progress(iterable, **kwargs):
-    from tqdm.auto import tqdm
-
     return tqdm(iterable, **kwargs)
 
 
@@ -239,12 +234,12 @@ def _loss_of(outputs, targets, loss_fn, aux_weight: float) -> tuple[torch.Tensor
 
 
 def evaluate(model: nn.Module, loader, device=None, loss_fn: Callable | None = None) -> dict:
-    """Mean loss and accuracy of `model` on `loader`, in evaluation mode without gradients."""
-    device = torch.device(device) if device is not None else next(model.parameters()).device
+    """Mean loss and accuracy of `model` on `loader`, in evaluation mode without gradients (the model
+    is given back in the mode it had)."""
+    device = torch.device(device) if device is not None else model_device(model)
     loss_fn = loss_fn or nn.CrossEntropyLoss()
-    model.eval()
     total_loss, correct, count = 0.0, 0, 0
-    with torch.no_grad():
+    with evaluation_mode(model), torch.no_grad():
         for inputs, targets in loader:
             inputs, targets = inputs.to(device), targets.to(device)
             outputs = model(inputs)
@@ -258,14 +253,16 @@ def evaluate(model: nn.Module, loader, device=None, loss_fn: Callable | None = N
 
 
 def predict(model: nn.Module, loader, device=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(targets, predicted classes, probabilities) for every example of `loader`, on the CPU."""
-    device = torch.device(device) if device is not None else next(model.parameters()).device
-    model.eval()
+    """(targets, predicted classes, probabilities) for every example of `loader`, on the CPU, in
+    evaluation mode (the model is given back in the mode it had)."""
+    device = torch.device(device) if device is not None else model_device(model)
     targets, probabilities = [], []
-    with torch.no_grad():
+    with evaluation_mode(model), torch.no_grad():
         for inputs, labels in loader:
             probabilities.append(torch.softmax(model(inputs.to(device)), dim=1).cpu())
             targets.append(labels.cpu())
+    if not probabilities:
+        raise ValueError("loader is empty: predict needs at least one batch")
     probabilities = torch.cat(probabilities)
     return torch.cat(targets), probabilities.argmax(dim=1), probabilities
 
@@ -300,6 +297,166 @@ def _scheduler_step(scheduler, scheduler_step: str | None) -> str:
     return scheduler_step
 
 
+@dataclass
+class _Run:
+    """What one call of `fit` trains with, set up once by `_prepare`."""
+
+    model: nn.Module
+    network: nn.Module  # the model, or its DistributedDataParallel wrapper
+    train_loader: object
+    val_loader: object
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    scheduler_step: str
+    loss_fn: Callable
+    device: torch.device
+    scaler: object
+    use_amp: bool
+    aux_weight: float
+    checkpoint: object
+    place: object  # where this process sits in a torchrun job, or None
+    bars: bool  # progress bars
+    verbose: bool  # one line per epoch
+    live: bool  # curves redrawn after every epoch
+    live_plot: object = None
+
+    @property
+    def main(self) -> bool:
+        return self.place is None or self.place.rank == 0
+
+
+def _prepare(model, train_loader, val_loader, epochs, optimizer, lr, loss_fn, device, scheduler, scheduler_step,
+             checkpoint, progress, verbose, live, amp, aux_weight, distributed) -> _Run:
+    """Check the arguments, join torchrun's processes, choose the device and build what training needs."""
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    if not lr > 0:
+        raise ValueError(f"lr must be positive, got {lr!r}")
+    scheduler_step = _scheduler_step(scheduler, scheduler_step)
+    place = None
+    if distributed is not False:
+        place, device = start_distributed(device)
+        if distributed and place is None:
+            raise ValueError("distributed=True needs a run started by torchrun (RANK and WORLD_SIZE are not set); "
+                             "start it with `torchrun --nproc_per_node=N ...` or leave distributed=None")
+    device = torch.device(device) if device is not None else model_device(model)
+    model.to(device)
+    use_amp = amp and device.type == "cuda"
+    main = place is None or place.rank == 0
+    return _Run(model=model, network=model, train_loader=train_loader, val_loader=val_loader,
+                optimizer=optimizer or torch.optim.Adam(model.parameters(), lr=lr), scheduler=scheduler,
+                scheduler_step=scheduler_step, loss_fn=loss_fn or nn.CrossEntropyLoss(), device=device,
+                scaler=torch.amp.GradScaler("cuda") if use_amp else None, use_amp=use_amp, aux_weight=aux_weight,
+                checkpoint=checkpoint, place=place, bars=progress and main,
+                verbose=(progress if verbose is None else verbose) and main,
+                live=main and (live if live is not None else _in_notebook()))
+
+
+def _resume(run: _Run, epochs: int) -> tuple[int, History]:
+    """(epochs already done, their history): from the checkpoint when there is one, else (0, empty)."""
+    if run.checkpoint is None or not Path(run.checkpoint).is_file():
+        return 0, History()
+    start, history = load_checkpoint(run.checkpoint, run.model, run.optimizer, run.scheduler, run.scaler)
+    if run.main:
+        name = Path(run.checkpoint).name
+        print(f"Checkpoint {name} already holds {start} epochs; nothing to train." if start >= epochs else
+              f"Resuming from {name}: {start} epoch(s) done, training epochs {start + 1} to {epochs}.")
+    return start, history
+
+
+def _prepare_for_processes(run: _Run) -> None:
+    """Under torchrun: wrap the model in DistributedDataParallel and give each process its share of the data."""
+    if run.place is None:
+        return
+    # Wrapping copies rank 0's weights to every process; each backward pass then averages the gradients.
+    run.network = DistributedDataParallel(run.model, device_ids=[run.device.index] if run.device.type == "cuda" else None)
+    run.train_loader = _sharded(run.train_loader, run.place, training=True)
+    run.val_loader = None if run.val_loader is None else _sharded(run.val_loader, run.place, training=False)
+    if run.main:
+        print(f"Training on {run.place.world_size} processes ({_backend()}): {run.train_loader.batch_size} examples "
+              f"per process and step, {run.place.world_size * run.train_loader.batch_size} in all.")
+
+
+def _train_step(run: _Run, inputs, targets, epoch: int, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """One batch: forward, the NaN check, backward, the optimiser (and a per-batch scheduler); returns the
+    loss and the logits, detached."""
+    run.optimizer.zero_grad(set_to_none=True)
+    with torch.autocast(device_type=run.device.type, enabled=run.use_amp):
+        loss, logits = _loss_of(run.network(inputs), targets, run.loss_fn, run.aux_weight)
+    if not torch.isfinite(loss):
+        raise FloatingPointError(
+            f"the loss became {loss.item()} at epoch {epoch}, batch {step}; lower the learning rate "
+            f"(now {run.optimizer.param_groups[0]['lr']:g}) or check the data. "
+            + (f"The checkpoint keeps epoch {epoch - 1}." if run.checkpoint is not None else ""))
+    if run.scaler is not None:
+        run.scaler.scale(loss).backward()
+        run.scaler.step(run.optimizer)
+        run.scaler.update()
+    else:
+        loss.backward()
+        run.optimizer.step()
+    if run.scheduler is not None and run.scheduler_step == "batch":
+        run.scheduler.step()
+    return loss.detach(), logits.detach()
+
+
+def _train_one_epoch(run: _Run, epoch: int, epochs: int) -> dict:
+    """One pass over the training data; its mean loss and accuracy over all processes."""
+    sampler = getattr(run.train_loader, "sampler", None)  # a DataLoader's; any iterable of batches will do
+    if hasattr(sampler, "set_epoch"):
+        sampler.set_epoch(epoch)  # a new shuffle each epoch, the same in every process
+    run.model.train()
+    loss_sum = torch.zeros((), device=run.device)
+    correct = torch.zeros((), device=run.device, dtype=torch.long)
+    count = 0
+    batches = _progress(run.train_loader, desc=f"epoch {epoch}/{epochs}", leave=False, disable=not run.bars)
+    try:
+        for step, (inputs, targets) in enumerate(batches):
+            inputs, targets = inputs.to(run.device, non_blocking=True), targets.to(run.device, non_blocking=True)
+            loss, logits = _train_step(run, inputs, targets, epoch, step)
+            loss_sum += loss * len(targets)
+            correct += (logits.argmax(dim=1) == targets).sum()
+            count += len(targets)
+    finally:
+        if hasattr(batches, "close"):
+            batches.close()
+    loss_total, correct_total, count = _summed([loss_sum.item(), correct.item(), count], run.device)
+    if count == 0:
+        raise ValueError("train_loader is empty: fit needs at least one batch")
+    if run.scheduler is not None and run.scheduler_step == "epoch":
+        run.scheduler.step()
+    return {"train_loss": loss_total / count, "train_accuracy": correct_total / count}
+
+
+def _validate(run: _Run) -> dict:
+    if run.val_loader is None:
+        return {"val_loss": None, "val_accuracy": None}
+    result = evaluate(run.model, run.val_loader, run.device, run.loss_fn)
+    return {"val_loss": result["loss"], "val_accuracy": result["accuracy"]}
+
+
+def _report(run: _Run, row: dict, epochs: int, history: History) -> None:
+    """The epoch's line (with `verbose`) and the live curves (in a notebook)."""
+    if run.verbose:
+        val = "" if row["val_accuracy"] is None else f", val loss {row['val_loss']:.4f}, val accuracy {row['val_accuracy']:.4f}"
+        print(f"epoch {row['epoch']}/{epochs}: train loss {row['train_loss']:.4f}, train accuracy "
+              f"{row['train_accuracy']:.4f}{val} ({row['seconds']:.1f} s)")
+    if run.live_plot is not None:
+        run.live_plot.update(history)
+
+
+def _save(run: _Run, epoch: int, history: History) -> None:
+    if run.checkpoint is not None and run.main:
+        save_checkpoint(run.checkpoint, run.model, run.optimizer, run.scheduler, epoch, history, run.scaler)
+
+
+def _interrupted(run: _Run, history: History, epoch: int) -> History:
+    kept = f"; {Path(run.checkpoint).name} keeps epoch {epoch - 1}, call fit again to resume" if run.checkpoint else ""
+    print(f"Interrupted during epoch {epoch}{kept}.")
+    history.interrupted = True
+    return history
+
+
 def fit(
     model: nn.Module,
     train_loader,
@@ -317,6 +474,7 @@ def fit(
     amp: bool = True,
     aux_weight: float = 0.3,
     distributed: bool | None = None,
+    verbose: bool | None = None,
 ) -> History:
     """Train `model` for `epochs` epochs and return its History.
 
@@ -324,9 +482,11 @@ def fit(
     given. A `scheduler` steps once per epoch, or once per batch with `scheduler_step="batch"`, which is
     the default for schedulers made to step per batch (OneCycleLR, CyclicLR). With `checkpoint` (a
     file path) every finished epoch is saved there and a later call resumes after the last saved epoch.
-    Progress bars show each epoch; `live` curves are drawn in a notebook (default: when running in one).
-    Mixed precision is used on CUDA when `amp`. A NaN loss stops training with an error; Ctrl-C stops it
-    and returns the history so far, the checkpoint keeping the last finished epoch.
+    `progress` shows a bar for each epoch, and `verbose` (default: the same as `progress`) prints one line
+    per finished epoch, so `progress=False` alone trains silently; `live` curves are drawn in a notebook
+    (default: when running in one). Mixed precision is used on CUDA when `amp`. A NaN loss stops
+    training with an error; Ctrl-C stops it and returns the history so far, the checkpoint keeping the
+    last finished epoch. The model comes back in evaluation mode, ready to use.
 
     Started by `torchrun` (or with `distributed=True`), each process trains a DistributedDataParallel copy
     of the model on its own share of every epoch (a DistributedSampler, reshuffled each epoch), so the
@@ -335,106 +495,22 @@ def fit(
     prints and writes the checkpoint, which holds the plain model: it resumes with any number of
     processes, one included. `distributed=False` ignores torchrun's settings.
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
-    if not lr > 0:
-        raise ValueError(f"lr must be positive, got {lr!r}")
-    scheduler_step = _scheduler_step(scheduler, scheduler_step)
-    place = None
-    if distributed is not False:
-        place, device = start_distributed(device)
-        if distributed and place is None:
-            raise ValueError("distributed=True needs a run started by torchrun (RANK and WORLD_SIZE are not set); "
-                             "start it with `torchrun --nproc_per_node=N ...` or leave distributed=None")
-    device = torch.device(device) if device is not None else next(model.parameters()).device
-    main = place is None or place.rank == 0
-    progress = progress and main
-    model.to(device)
-    optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
-    loss_fn = loss_fn or nn.CrossEntropyLoss()
-    use_amp = amp and device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda") if use_amp else None
-    history, start = History(), 0
-    if checkpoint is not None and Path(checkpoint).is_file():
-        start, history = load_checkpoint(checkpoint, model, optimizer, scheduler, scaler)
-        if start >= epochs:
-            if main:
-                print(f"Checkpoint {Path(checkpoint).name} already holds {start} epochs; nothing to train.")
-            return history
-        if main:
-            print(f"Resuming from {Path(checkpoint).name}: {start} epoch(s) done, training epochs {start + 1} to {epochs}.")
-    network = model
-    if place is not None:
-        from torch.nn.parallel import DistributedDataParallel
-
-        # Wrapping copies rank 0's weights to every process; each backward pass then averages the gradients.
-        network = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-        train_loader = _sharded(train_loader, place, shuffle=True)
-        val_loader = None if val_loader is None else _sharded(val_loader, place)
-        if main:
-            print(f"Training on {place.world_size} processes ({_backend()}): {train_loader.batch_size} examples per "
-                  f"process and step, {place.world_size * train_loader.batch_size} in all.")
-    live_plot = _LivePlot() if main and (live if live is not None else _in_notebook()) else None
-
+    run = _prepare(model, train_loader, val_loader, epochs, optimizer, lr, loss_fn, device, scheduler, scheduler_step,
+                   checkpoint, progress, verbose, live, amp, aux_weight, distributed)
+    start, history = _resume(run, epochs)
+    if start >= epochs:
+        return history
+    _prepare_for_processes(run)
+    run.live_plot = _LivePlot() if run.live else None
     for epoch in range(start + 1, epochs + 1):
-        sampler = getattr(train_loader, "sampler", None)  # a DataLoader's; any iterable of batches will do
-        if hasattr(sampler, "set_epoch"):
-            sampler.set_epoch(epoch)  # a new shuffle each epoch, the same in every process
-        model.train()
         began = time.perf_counter()
-        loss_sum = torch.zeros((), device=device)
-        correct = torch.zeros((), device=device, dtype=torch.long)
-        count = 0
-        batches = _progress(train_loader, desc=f"epoch {epoch}/{epochs}", leave=False, disable=not progress)
         try:
-            for step, (inputs, targets) in enumerate(batches):
-                inputs, targets = inputs.to(device, non_blocking=True), targets.to(device, non_blocking=True)
-                optimizer.zero_grad(set_to_none=True)
-                with torch.autocast(device_type=device.type, enabled=use_amp):
-                    loss, logits = _loss_of(network(inputs), targets, loss_fn, aux_weight)
-                if not torch.isfinite(loss):
-                    raise FloatingPointError(
-                        f"the loss became {loss.item()} at epoch {epoch}, batch {step}; lower the learning rate "
-                        f"(now {optimizer.param_groups[0]['lr']:g}) or check the data. "
-                        + (f"The checkpoint keeps epoch {epoch - 1}." if checkpoint is not None else ""))
-                if scaler is not None:
-                    scaler.scale(loss).backward()
-                    scaler.step(optimizer)
-                    scaler.update()
-                else:
-                    loss.backward()
-                    optimizer.step()
-                if scheduler is not None and scheduler_step == "batch":
-                    scheduler.step()
-                loss_sum += loss.detach() * len(targets)
-                correct += (logits.detach().argmax(dim=1) == targets).sum()
-                count += len(targets)
+            row = {"epoch": epoch, **_train_one_epoch(run, epoch, epochs), **_validate(run)}
         except KeyboardInterrupt:
-            kept = f"; {Path(checkpoint).name} keeps epoch {epoch - 1}, call fit again to resume" if checkpoint else ""
-            print(f"Interrupted during epoch {epoch}{kept}.")
-            history.interrupted = True
-            return history
-        finally:
-            if hasattr(batches, "close"):
-                batches.close()
-        loss_total, correct_total, count = _summed([loss_sum.item(), correct.item(), count], device)
-        if count == 0:
-            raise ValueError("train_loader is empty: fit needs at least one batch")
-        if scheduler is not None and scheduler_step == "epoch":
-            scheduler.step()
-        row = {"epoch": epoch, "train_loss": loss_total / count, "train_accuracy": correct_total / count,
-               "val_loss": None, "val_accuracy": None}
-        if val_loader is not None:
-            result = evaluate(model, val_loader, device, loss_fn)
-            row["val_loss"], row["val_accuracy"] = result["loss"], result["accuracy"]
+            return _interrupted(run, history, epoch)
         row["seconds"] = time.perf_counter() - began
         history.epochs.append(row)
-        if checkpoint is not None and main:
-            save_checkpoint(checkpoint, model, optimizer, scheduler, epoch, history, scaler)
-        if progress:
-            val = "" if row["val_accuracy"] is None else f", val loss {row['val_loss']:.4f}, val accuracy {row['val_accuracy']:.4f}"
-            print(f"epoch {epoch}/{epochs}: train loss {row['train_loss']:.4f}, train accuracy "
-                  f"{row['train_accuracy']:.4f}{val} ({row['seconds']:.1f} s)")
-        if live_plot is not None:
-            live_plot.update(history)
+        _save(run, epoch, history)
+        _report(run, row, epochs, history)
+    model.eval()  # ready to use
     return history

@@ -20,8 +20,11 @@ import numpy as np
 import torch
 from matplotlib.patches import Rectangle
 
-from .by_hand import SEED_EXAMPLES, pad2d
-from .plotting import show_matrix
+from . import explain
+from .by_hand import SEED_EXAMPLES, corr2d, pad2d
+from .data import imagenet_preprocess
+from .models import stage_outputs
+from .plotting import colour_bar, normalise_each, overlay_colour_bar, show_image, show_matrix
 from .shapes import conv_output_size, explain_output_size
 
 __all__ = [
@@ -44,8 +47,8 @@ def sliding_window_figure(X, K, stride: int = 1, padding: int = 0, step: int = 0
     X, K = np.asarray(X), np.asarray(K)
     if X.ndim != 2 or K.ndim != 2:
         raise ValueError(f"X and K must be 2-D, got shapes {X.shape} and {K.shape}")
-    out_h = conv_output_size(X.shape[0], K.shape[0], stride, padding)
-    out_w = conv_output_size(X.shape[1], K.shape[1], stride, padding)
+    full = corr2d(X.astype(float), K.astype(float), stride=stride, padding=padding)  # checks the arguments
+    out_h, out_w = full.shape
     steps = out_h * out_w
     if not 0 <= step < steps:
         raise ValueError(f"step must be between 0 and {steps - 1} (the output has {out_h}x{out_w} cells), got {step}")
@@ -53,12 +56,9 @@ def sliding_window_figure(X, K, stride: int = 1, padding: int = 0, step: int = 0
     padded = pad2d(X, padding).astype(float)
     kh, kw = K.shape
     top, left = row * stride, col * stride
-    window = padded[top : top + kh, left : left + kw]
-    products = window * K
-    output = np.full((out_h, out_w), np.nan)
-    for index in range(step + 1):
-        r, c = divmod(index, out_w)
-        output[r, c] = np.sum(padded[r * stride : r * stride + kh, c * stride : c * stride + kw] * K)
+    products = padded[top : top + kh, left : left + kw] * K
+    output = np.full((out_h, out_w), np.nan)  # filled up to this step, in reading order
+    output.flat[: step + 1] = full.flat[: step + 1]
 
     widths = [padded.shape[1], kw, kw, out_w]
     fig, axes = plt.subplots(1, 4, figsize=(2.2 + 0.55 * sum(widths), 0.6 * max(padded.shape[0], 3) + 1.2),
@@ -77,10 +77,10 @@ def sliding_window_figure(X, K, stride: int = 1, padding: int = 0, step: int = 0
 
 
 def _widgets():
-    try:
-        import ipywidgets
-    except ImportError as error:  # pragma: no cover - ipywidgets is a dependency
-        raise ImportError("the interactive version needs ipywidgets: pip install ipywidgets") from error
+    # Imported when a widget is built, not with the module: the figure functions are used (by CI, the
+    # slides and the site) where no widget is ever drawn, and ipywidgets takes a while to import.
+    import ipywidgets
+
     return ipywidgets
 
 
@@ -227,8 +227,6 @@ def function_explorer(functions: dict, x_range: tuple[float, float] = (-6.0, 6.0
 
 
 def _stage_maps(model, image, stages: dict, preprocess) -> dict:
-    from .models import stage_outputs
-
     batch = preprocess(image).unsqueeze(0)
     outputs = stage_outputs(model, batch, names=list(stages.values()))
     return {label: outputs[name][0] for label, name in stages.items()}
@@ -238,8 +236,6 @@ def feature_map_figure(model, image, stage: str, channel: int, stages: dict | No
                        maps: dict | None = None) -> plt.Figure:
     """Draw the input photo, the filter behind `channel` (for a first-layer convolution) and the
     feature map of that channel at `stage`. `stages` maps labels to layer names of `model`."""
-    from .data import imagenet_preprocess
-    from .plotting import colour_bar, normalise_each, show_image
 
     stages = stages or {stage: stage}
     if stage not in stages:
@@ -266,7 +262,6 @@ def feature_map_figure(model, image, stage: str, channel: int, stages: dict | No
 
 def feature_map_explorer(model, images: dict, stages: dict, preprocess=None) -> Any:
     """Widget: choose a photo, a stage and a channel; see the input, the filter (first layer) and the map."""
-    from .data import imagenet_preprocess
 
     widgets = _widgets()
     if not images or not stages:
@@ -322,8 +317,6 @@ def explanation_figure(model, image, target: int, method: str = "grad_cam", laye
     """Draw the image, the map of `method` (a name in `explain.METHODS`) for class `target`, and the
     map laid over the image; `box` (top, left, height, width) outlines where the evidence is, when
     known. `picture` is what to show (default: the image tensor, rescaled). Returns the figure."""
-    from . import explain
-    from .plotting import colour_bar, overlay_colour_bar, show_image
 
     if method not in explain.METHODS:
         raise ValueError(f"method must be one of {list(explain.METHODS)}, got {method!r}")
@@ -354,7 +347,6 @@ def explanation_figure(model, image, target: int, method: str = "grad_cam", laye
 def explanation_explorer(model, images, class_names, layer: str, pictures=None, boxes=None, top: int = 5) -> Any:
     """Widget: slide through `images` (tensors the model takes), choose one of the image's `top`
     classes and a method, and see its map over the image (boxes outline known evidence)."""
-    from . import explain
 
     widgets = _widgets()
     images = list(images)

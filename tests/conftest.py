@@ -1,8 +1,10 @@
-"""Fixtures shared by the tests that drive a real browser (test_browser.py, test_slides.py)."""
+"""Fixtures shared by several test files: a real browser (test_browser.py, test_slides.py, test_site.py)
+and closing the figures a test drew (test_plotting.py, test_widgets.py)."""
 
 import shutil
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import pytest
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -21,3 +23,10 @@ def browser():
             "--no-first-run", "--disable-sync"])
         yield chromium
         chromium.close()
+
+
+@pytest.fixture
+def close_figures():
+    """Close every figure the test drew, so that hundreds of tests do not keep hundreds of figures."""
+    yield
+    plt.close("all")

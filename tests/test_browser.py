@@ -23,8 +23,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 GALLERY = "widget_gallery.ipynb"
 
@@ -217,7 +217,9 @@ def test_live_slideshow_shows_working_widgets(lab, browser):
     page.wait_for_selector("body[data-jp-deck-mode='presenting']", state="attached", timeout=20_000)
     heading = page.wait_for_selector("h2:has-text('Step through it yourself')", state="visible", timeout=20_000)
     dropdown, slider = cell.query_selector(".widget-dropdown select"), cell.query_selector(".widget-slider")
-    assert _visible(heading) and _visible(dropdown) and _visible(slider), "the stepper slide does not show its controls"
+    assert _visible(heading), "the stepper slide does not show its controls"
+    assert _visible(dropdown), "the stepper slide does not show its controls"
+    assert _visible(slider), "the stepper slide does not show its controls"
     figure = cell.query_selector(".widget-vbox img")
     before = figure.get_attribute("src")
     slider.query_selector("[role=slider], .noUi-handle").focus()

@@ -1,17 +1,16 @@
 """Colab readiness: the Colab path of a notebook runs, the install never pins torch, and every file a
 notebook loads at run time is part of the installed package (not only of a clone)."""
 
+import shutil
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
 import nbformat
+from helpers import ROOT
 
 from tools import notebooks as nbtools
 from tools.grade_runner import PatientClient
-
-ROOT = Path(__file__).resolve().parents[1]
 
 FAKE_COLAB = '''
 import subprocess, sys, types
@@ -50,12 +49,19 @@ def test_setup_notebook_takes_the_colab_path(tmp_path):
 def test_the_package_carries_the_photos_and_the_exercise_bank(tmp_path):
     """Build the wheel Colab's pip would build and look inside: the sample photos and the exercises'
     bank (their hints and hashed answers, which every check cell reads) must be there, and no answer key."""
+    source = tmp_path / "source"  # a copy, so that the build leaves no build/ or egg-info in the clone
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, source / name)
+    for folder in ("course_utils", "images"):
+        shutil.copytree(ROOT / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--wheel-dir", str(tmp_path), str(ROOT)], check=True, capture_output=True, timeout=300)
+                    "--wheel-dir", str(tmp_path), str(source)], check=True, capture_output=True, timeout=300)
     (wheel,) = tmp_path.glob("course_utils-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     photos = {f"course_utils/images/{p.name}" for p in (ROOT / "images").iterdir() if p.suffix == ".jpg"}
-    assert photos and photos <= names
+    assert photos
+    assert photos <= names
     assert "course_utils/images/README.md" in names
     assert "course_utils/exercise_bank.json" in names
     assert not any(name.startswith("tools/") for name in names)  # the answer key stays out of the package
@@ -66,4 +72,5 @@ def test_notebooks_load_no_files_from_the_clone():
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
         for cell in nbformat.read(path, as_version=4).cells:
             if cell.cell_type == "code":
-                assert "../images" not in cell.source and "images/" not in cell.source, f"{path.name}: {cell.source[:80]}"
+                assert "../images" not in cell.source, f"{path.name}: {cell.source[:80]}"
+                assert "images/" not in cell.source, f"{path.name}: {cell.source[:80]}"

@@ -61,21 +61,26 @@ def test_lists_of_tensors_compare_entry_by_entry():
     nudged = [torch.ones(3, 2), torch.tensor([0.0, 0.0, 0.3, 0.0])]
     assert close(grads, [g.clone() for g in grads])
     check = close(grads, nudged, atol=0.1)
-    assert not check and check.value == pytest.approx(0.3)
+    assert not check
+    assert check.value == pytest.approx(0.3)
     with pytest.raises(ValueError, match="list of 2 arrays"):
         close(grads, grads[:1])
 
 
 def test_tuples_of_numbers_and_mismatched_shapes():
     assert same((0.5, 1.0, 2.0), (0.5, 1.0, 2.0))
-    assert not same((0.5, 1.0), (0.5, 1.5)) and same((0.5, 1.0), (0.5, 1.5)).value == 0.5
+    assert not same((0.5, 1.0), (0.5, 1.5))
+    assert same((0.5, 1.0), (0.5, 1.5)).value == 0.5
     check = close(np.zeros((2, 3)), np.zeros((3, 2)))
-    assert not check and "shapes (2, 3) and (3, 2)" in repr(check)
+    assert not check
+    assert "shapes (2, 3) and (3, 2)" in repr(check)
 
 
 def test_nan_differs_and_says_so():
     check = close(torch.tensor([1.0, float("nan")]), torch.tensor([1.0, 2.0]))
-    assert not check and math.isnan(check.value) and "nan" in repr(check)
+    assert not check
+    assert math.isnan(check.value)
+    assert "nan" in repr(check)
 
 
 @SETTINGS
@@ -115,9 +120,12 @@ def test_every_counts_and_report_lines_up():
     assert repr(every(x >= 0, "entries are at least 0")) == "holds: 6 of 6 entries are at least 0"
     assert not every(x > 0, "entries are positive")
     checks = report({"ReLU, He init": bound(0.8, above=0.05)}, loops=close(x, x))
-    assert bool(checks) and len(checks) == 2 and checks["loops"]
+    assert bool(checks)
+    assert len(checks) == 2
+    assert checks["loops"]
     lines = repr(checks).splitlines()
-    assert lines[0].startswith("ReLU, He init  holds: ") and lines[1].startswith("loops          agree: ")
+    assert lines[0].startswith("ReLU, He init  holds: ")
+    assert lines[1].startswith("loops          agree: ")
     assert not report(a=close(x, x), b=close(x, x + 1))
 
 

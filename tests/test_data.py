@@ -16,7 +16,8 @@ def test_load_image_returns_rgb_not_bgr(tmp_path):
     path = tmp_path / "red.png"
     Image.fromarray(pixels).save(path)
     image = data.load_image(path)
-    assert image.dtype == np.uint8 and image.shape == (4, 6, 3)
+    assert image.dtype == np.uint8
+    assert image.shape == (4, 6, 3)
     assert image[0, 0].tolist() == [200, 0, 0]
 
 
@@ -50,7 +51,10 @@ def test_sample_images_are_shipped_and_readable():
     assert {"cat", "coffee", "astronaut", "rocket"} <= set(names)
     for name in names:
         image = data.sample_image(name)
-        assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3 and min(image.shape[:2]) >= 224
+        assert image.dtype == np.uint8
+        assert image.ndim == 3
+        assert image.shape[2] == 3
+        assert min(image.shape[:2]) >= 224
 
 
 def test_unknown_sample_names_the_choices():
@@ -61,11 +65,13 @@ def test_unknown_sample_names_the_choices():
 def test_preprocess_shape_and_statistics():
     transform = data.imagenet_preprocess()
     tensor = transform(data.sample_image("cat"))
-    assert tensor.shape == (3, 224, 224) and tensor.dtype == torch.float32
+    assert tensor.shape == (3, 224, 224)
+    assert tensor.dtype == torch.float32
     plain = torch.from_numpy(np.asarray(data.sample_image("cat"))).permute(2, 0, 1).float() / 255
     # undoing the normalisation gives values in [0, 1]
     undone = tensor * torch.tensor(data.IMAGENET_STD)[:, None, None] + torch.tensor(data.IMAGENET_MEAN)[:, None, None]
-    assert undone.min() >= -1e-5 and undone.max() <= 1 + 1e-5
+    assert undone.min() >= -1e-5
+    assert undone.max() <= 1 + 1e-5
     assert abs(undone.mean().item() - plain.mean().item()) < 0.05
 
 
@@ -96,7 +102,9 @@ def test_preprocess_rejects_non_rgb_arrays():
 
 def test_imagenet_categories_offline():
     categories = data.imagenet_categories()
-    assert len(categories) == 1000 and categories[281] == "tabby" and categories[0] == "tench"
+    assert len(categories) == 1000
+    assert categories[281] == "tabby"
+    assert categories[0] == "tench"
 
 
 @pytest.fixture
@@ -108,11 +116,14 @@ def offline(monkeypatch, tmp_path):
 def test_mnist_offline_falls_back_to_digits_and_names_it(offline, capsys):
     train, test = data.mnist(train=True), data.mnist(train=False)
     out = capsys.readouterr().out.strip().splitlines()
-    assert len(out) == 2 and all("COURSE_OFFLINE is set" in line and "offline fallback" in line for line in out)
+    assert len(out) == 2
+    assert all("COURSE_OFFLINE is set" in line and "offline fallback" in line for line in out)
     assert train.source == test.source == data.DIGITS_FALLBACK
     assert (len(train), len(test)) == (1437, 360)
     image, label = train[0]
-    assert image.shape == (1, 28, 28) and 0 <= label <= 9 and train.classes[label] == str(label)
+    assert image.shape == (1, 28, 28)
+    assert 0 <= label <= 9
+    assert train.classes[label] == str(label)
     assert torch.bincount(test.labels, minlength=10).min() >= 35  # stratified: every digit in the test set
 
 
@@ -121,8 +132,10 @@ def test_digits_fallback_matches_the_original_digits(offline):
 
     dataset = data.mnist(train=True)
     raw = dataset.images * data.MNIST_STD[0] + data.MNIST_MEAN[0]
-    assert raw.min() >= -1e-6 and raw.max() <= 1 + 1e-6
-    assert torch.all(raw[:, :, :4] == 0) and torch.all(raw[:, :, -4:] == 0)  # MNIST-like empty border
+    assert raw.min() >= -1e-6
+    assert raw.max() <= 1 + 1e-6
+    assert torch.all(raw[:, :, :4] == 0)
+    assert torch.all(raw[:, :, -4:] == 0)  # MNIST-like empty border
     # shrinking the 20x20 centre back to 8x8 gives the original digit again, approximately
     centre = torch.nn.functional.interpolate(raw[:5, :, 4:24, 4:24], size=(8, 8), mode="area")
     originals = torch.tensor(load_digits().images, dtype=torch.float32) / 16
@@ -145,17 +158,21 @@ def test_mnist_uses_a_local_copy_when_there_is_one(tmp_path, monkeypatch, capsys
 
     monkeypatch.setattr(datasets, "MNIST", FakeMNIST)
     dataset = data.mnist(root=tmp_path)
-    assert dataset.source == "MNIST (torchvision)" and len(dataset) == 3 and capsys.readouterr().out == ""
+    assert dataset.source == "MNIST (torchvision)"
+    assert len(dataset) == 3
+    assert capsys.readouterr().out == ""
 
 
 def test_cats_vs_dogs_offline_is_the_generated_set(offline, capsys):
     train = data.cats_vs_dogs(train=True, image_size=32)
     val = data.cats_vs_dogs(train=False, image_size=32, synthetic_size=40)
     assert "offline fallback" in capsys.readouterr().out
-    assert train.source == data.SYNTHETIC_FALLBACK and (len(train), len(val)) == (1000, 40)
+    assert train.source == data.SYNTHETIC_FALLBACK
+    assert (len(train), len(val)) == (1000, 40)
     assert train.classes == ["dots", "stripes"]  # named for what they are, not "cat" and "dog"
     image, label = val[3]
-    assert image.shape == (3, 32, 32) and label in (0, 1)
+    assert image.shape == (3, 32, 32)
+    assert label in (0, 1)
     assert 0.3 < train.labels.mean() < 0.7  # both classes present
     assert np.array_equal(val.image(3), data.cats_vs_dogs(train=False, image_size=32, synthetic_size=40).image(3))
     with pytest.raises(IndexError):
@@ -163,7 +180,7 @@ def test_cats_vs_dogs_offline_is_the_generated_set(offline, capsys):
 
 
 def test_generated_classes_are_learnable_but_not_by_colour(offline):
-    """Circles and squares differ in shape only: mean colour must not separate them."""
+    """Dots and stripes differ in pattern only: mean brightness must not separate them."""
     dataset = data.SyntheticCatsDogs(200, seed=3)
     means = np.array([dataset.image(i).mean() for i in range(200)])
     labels = dataset.labels
@@ -180,8 +197,10 @@ def test_kaggle_folder_skips_and_counts_corrupt_files(tmp_path, capsys):
     train = data.cats_vs_dogs(train=True, image_size=32, folder=tmp_path)
     val = data.cats_vs_dogs(train=False, image_size=32, folder=tmp_path)
     out = capsys.readouterr().out
-    assert "Skipped" in out and len(train.skipped) + len(val.skipped) == 2
-    assert len(train) + len(val) == 12 and len(val) >= 2
+    assert "Skipped" in out
+    assert len(train.skipped) + len(val.skipped) == 2
+    assert len(train) + len(val) == 12
+    assert len(val) >= 2
     assert {label for _, label in train.items} == {0, 1}
     image, label = train[0]
     assert image.shape == (3, 32, 32)
@@ -208,7 +227,8 @@ def test_cats_vs_dogs_transforms():
     train = data.cats_vs_dogs_transforms(64, train=True)
     val = data.cats_vs_dogs_transforms(64, train=False)
     assert train(image).shape == val(image).shape == (3, 64, 64)
-    assert torch.equal(val(image), val(image)) and not torch.equal(train(image), train(image))
+    assert torch.equal(val(image), val(image))
+    assert not torch.equal(train(image), train(image))
     names = [type(step).__name__ for step in train.transforms]
     assert names[1:] == ["RandomResizedCrop", "RandomRotation", "ToTensor", "Normalize"]
     with pytest.raises(ValueError, match="image_size"):
@@ -225,7 +245,9 @@ def test_every_shipped_photo_has_a_source_and_a_licence_in_the_images_readme():
         file = data.sample_image_path(name).name
         assert file in rows, f"images/README.md lists no source and licence for {file}"
         what, source, licence, used_in = rows[file]
-        assert source and licence and used_in, f"images/README.md: fill every column for {file}"
+        assert source, f"images/README.md: fill every column for {file}"
+        assert licence, f"images/README.md: fill every column for {file}"
+        assert used_in, f"images/README.md: fill every column for {file}"
 
 
 # ----------------------------------------------------------------------------- Transformed
@@ -234,13 +256,16 @@ def test_transformed_draws_a_new_version_at_every_read_and_keeps_the_names():
     base.source = "patterns"
     flips = data.Transformed(base, lambda image: torch.flip(image, dims=[2]) if torch.rand(()) < 0.5 else image,
                              indices=[3, 5, 7])
-    assert len(flips) == 3 and flips.source == "patterns" and flips.classes == base.classes
+    assert len(flips) == 3
+    assert flips.source == "patterns"
+    assert flips.classes == base.classes
     image, label = base[5]
     torch.manual_seed(0)
     seen = {tuple(flips[1][0].flatten()[:8].tolist()) for _ in range(30)}
     assert len(seen) == 2, "a random transform must be drawn again at each read"
     assert flips[1][1] == label
-    assert torch.equal(data.Transformed(base)[5][0], image) and len(data.Transformed(base)) == 10
+    assert torch.equal(data.Transformed(base)[5][0], image)
+    assert len(data.Transformed(base)) == 10
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -43,7 +43,8 @@ def test_verbose_says_which_device_and_why(availability, capsys):
     availability(False, False)
     dev.get_device(verbose=True)
     line = capsys.readouterr().out.strip()
-    assert line.startswith("Using cpu:") and "no CUDA" in line
+    assert line.startswith("Using cpu:")
+    assert "no CUDA" in line
 
 
 def test_prefer_and_environment_override(availability, monkeypatch):
@@ -166,4 +167,5 @@ def test_describe_environment_reports_what_the_design_asks(monkeypatch):
     assert report["smoke mode"] == "True"
     assert report["cpu threads"] == str(torch.get_num_threads())
     lines = str(report).splitlines()
-    assert len(lines) == len(report) and lines[0].startswith("python")
+    assert len(lines) == len(report)
+    assert lines[0].startswith("python")

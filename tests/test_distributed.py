@@ -22,10 +22,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import ROOT
 
 from course_utils import settings, train, training
 
-ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("distributed_job", ROOT / "tests" / "distributed_job.py")
 job = importlib.util.module_from_spec(_spec)  # the same job the processes run (as `-m tests.distributed_job`)
 _spec.loader.exec_module(job)
@@ -95,7 +95,8 @@ def test_checkpoints_resume_with_another_number_of_processes(runs):
     assert "Resuming from two_then_one.pt: 2 epoch(s) done, training epochs 3 to 3." in resumed
     epochs_a, history_a, a = _weights(folder / "two_then_one.pt")
     epochs_b, history_b, b = _weights(folder / "one_then_two.pt")
-    assert epochs_a == epochs_b == 3 and len(history_a) == len(history_b) == 3
+    assert epochs_a == epochs_b == 3
+    assert len(history_a) == len(history_b) == 3
     assert _same(a, b), "the third epoch should give the same weights either way"
 
 
@@ -140,9 +141,11 @@ def test_a_killed_process_stops_the_run_with_an_error_and_the_checkpoint_still_l
         if started.poll() is None:
             started.kill()
     assert started.returncode != 0
-    assert "ChildFailedError" in output and "Signal 9 (SIGKILL)" in output, output[-3000:]
+    assert "ChildFailedError" in output, output[-3000:]
+    assert "Signal 9 (SIGKILL)" in output, output[-3000:]
     epochs, history, _ = _weights(checkpoint)  # the last checkpoint written is whole
-    assert epochs >= 1 and len(history) == epochs
+    assert epochs >= 1
+    assert len(history) == epochs
 
 
 # ----------------------------------------------------------------------------- without processes
@@ -151,12 +154,15 @@ def test_train_command_trains_saves_and_resumes(tmp_path, monkeypatch, capsys):
     arguments = ["--model", "lenet5", "--data", "mnist", "--limit", "64", "--batch-size", "32", "--checkpoint",
                  str(tmp_path / "lenet.pt"), "--history", str(tmp_path / "history.json")]
     history = train.main(arguments + ["--epochs", "1"])
-    assert len(history) == 1 and (tmp_path / "lenet.pt").is_file()
+    assert len(history) == 1
+    assert (tmp_path / "lenet.pt").is_file()
     history = train.main(arguments + ["--epochs", "2"])
     out = capsys.readouterr().out
-    assert "offline fallback" in out and "Resuming from lenet.pt: 1 epoch(s) done" in out
+    assert "offline fallback" in out
+    assert "Resuming from lenet.pt: 1 epoch(s) done" in out
     written = json.loads((tmp_path / "history.json").read_text())
-    assert written["processes"] == 1 and [row["epoch"] for row in written["epochs"]] == [1, 2]
+    assert written["processes"] == 1
+    assert [row["epoch"] for row in written["epochs"]] == [1, 2]
     assert written["data"] == "scikit-learn digits resized to 28x28 (offline fallback)"
 
 
@@ -220,4 +226,4 @@ def test_processes_need_dataloaders():
     from course_utils.settings import Distributed
 
     with pytest.raises(ValueError, match="must be torch DataLoaders"):
-        training._sharded([(torch.zeros(1), torch.zeros(1))], Distributed(0, 0, 2), shuffle=True)
+        training._sharded([(torch.zeros(1), torch.zeros(1))], Distributed(0, 0, 2), training=True)

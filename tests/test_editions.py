@@ -50,7 +50,8 @@ def test_exercises_are_found_with_their_cells():
     assert not found[6].checks  # the longer one is open
     for exercise in found:
         assert nb.cells[exercise.prompt].source.startswith(f"**{exercise.number}.**")
-        assert exercise.cells[0] == exercise.prompt and set(exercise.solutions) <= set(exercise.cells)
+        assert exercise.cells[0] == exercise.prompt
+        assert set(exercise.solutions) <= set(exercise.cells)
 
 
 def test_a_relative_output_folder_is_taken_from_where_the_command_runs(tmp_path, monkeypatch, capsys):

@@ -1,17 +1,16 @@
 """environment.yml (conda) and pyproject.toml (pip) describe the same environment."""
 
 import re
-from pathlib import Path
 
 import pytest
 import yaml
+from helpers import ROOT
 
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-ROOT = Path(__file__).resolve().parents[1]
 # pip name -> conda-forge name, where they differ
 CONDA_NAMES = {"torch": "pytorch", "opencv-python-headless": "py-opencv"}
 REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*(?:>=\s*([0-9][0-9.]*))?\s*(?:;\s*(.*))?$")
@@ -86,7 +85,9 @@ def test_torch_has_lower_bounds_only_so_colab_keeps_its_own():
     for line in _pyproject()["project"]["dependencies"]:
         name, bound, _ = _parse(line)
         if name in UNPINNED:
-            assert bound and "==" not in line and "<" not in line, line
+            assert bound, line
+            assert "==" not in line, line
+            assert "<" not in line, line
 
 
 @pytest.mark.parametrize("name", sorted(UNPINNED))
@@ -117,9 +118,27 @@ def _make_dry_run(target: str, tmp_path) -> list[str]:
 
 def test_make_lab_installs_the_lab_extra_only(tmp_path):
     installs = _make_dry_run("lab", tmp_path)
-    assert len(installs) == 1 and installs[0].endswith("--editable '.[lab]'"), installs  # no test or slides extra
+    assert len(installs) == 1, installs
+    assert installs[0].endswith("--editable '.[lab]'"), installs  # no test or slides extra
 
 
 def test_make_test_installs_the_test_slides_and_site_extras_too(tmp_path):
     installs = _make_dry_run("test", tmp_path)
-    assert any(line.endswith("--editable '.[lab,test,slides,site]'") for line in installs), installs
+    assert any(line.endswith("--editable '.[lab,test,slides,site,tools]'") for line in installs), installs
+
+
+@pytest.mark.parametrize("target, extras", [("student", "tools"), ("solutions", "tools"), ("grade", "tools"),
+                                            ("slides", "tools,slides"), ("site", "tools,site")])
+def test_lecturer_targets_install_only_what_they_need(tmp_path, target, extras):
+    installs = _make_dry_run(target, tmp_path)
+    assert len(installs) == 1, installs
+    assert installs[0].endswith(f"--editable '.[{extras}]'"), installs  # no test tools, no Sphinx for the slides
+
+
+def test_make_clean_keeps_the_virtual_environment_and_distclean_removes_it(tmp_path):
+    import subprocess
+
+    venv = tmp_path / "venv"
+    for target, removes in (("clean", False), ("distclean", True)):
+        run = subprocess.run(["make", "-n", target, f"VENV={venv}"], cwd=ROOT, capture_output=True, text=True, check=True)
+        assert (str(venv) in run.stdout) == removes, run.stdout

@@ -134,4 +134,5 @@ def test_hand_over_gives_plain_data_only():
             raise RuntimeError("never called")
 
     record = ex.hand_over("02.2", Sneaky())._repr_mimebundle_()[ex.HAND_OVER_MIME]
-    assert record["answer"] is None and "you gave a Sneaky" in record["unreadable"]
+    assert record["answer"] is None
+    assert "you gave a Sneaky" in record["unreadable"]

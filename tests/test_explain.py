@@ -76,7 +76,8 @@ def test_grad_cam_equals_captum(seed):
     expected = LayerGradCam(model, model[int(layer)]).attribute(image[None], target=target, relu_attributions=True)[0, 0]
     assert torch.allclose(ours, expected, atol=1e-6)
     enlarged = explain.grad_cam(model, image, target, layer=layer)
-    assert enlarged.shape == image.shape[1:] and enlarged.min() >= 0
+    assert enlarged.shape == image.shape[1:]
+    assert enlarged.min() >= 0
 
 
 def test_grad_cam_is_not_fooled_by_an_in_place_relu():
@@ -116,7 +117,8 @@ def test_a_batch_of_one_is_accepted_and_maps_come_back_on_the_cpu():
 
 def test_probabilities_sum_to_one():
     probabilities = explain.probabilities(random_model(4), random_image(4))
-    assert probabilities.shape == (4,) and torch.isclose(probabilities.sum(), torch.tensor(1.0))
+    assert probabilities.shape == (4,)
+    assert torch.isclose(probabilities.sum(), torch.tensor(1.0))
 
 
 @pytest.mark.parametrize("call, argument", [
@@ -152,7 +154,9 @@ def test_overlay_blends_the_colour_map_onto_the_image():
     heat = torch.zeros(4, 4)
     heat[0, 0] = 1.0  # smaller than the image: enlarged
     blended = explain.overlay(image, heat, alpha=1.0)
-    assert blended.shape == (8, 8, 3) and 0 <= blended.min() and blended.max() <= 1
+    assert blended.shape == (8, 8, 3)
+    assert 0 <= blended.min()
+    assert blended.max() <= 1
     assert blended[0, 0, 0] > blended[7, 7, 0]  # "jet": hot is red, cold is blue
     assert (explain.overlay(image, heat, alpha=0.0) == 0).all()
 
@@ -164,7 +168,8 @@ def test_pattern_patches_put_the_evidence_in_the_box_and_nowhere_else():
     for index in range(len(dataset)):
         picture = dataset.image(index).astype(float)
         top, left, height, width = dataset.box(index)
-        assert 0 <= top <= 64 - height and 0 <= left <= 64 - width
+        assert 0 <= top <= 64 - height
+        assert 0 <= left <= 64 - width
         inside = np.zeros(picture.shape[:2], dtype=bool)
         inside[top:top + height, left:left + width] = True
         assert picture[inside].mean() > picture[~inside].mean() + 8  # the lighter pattern is in the box
@@ -180,7 +185,9 @@ def test_pattern_patches_decoy_is_as_light_as_the_pattern_away_from_it_and_chang
     for index in range(len(decoyed)):
         top, left, height, width = decoyed.box(index)
         row, col, h, w = decoyed.decoy_box(index)
-        assert (h, w) == (16, 16) and 0 <= row <= 64 - h and 0 <= col <= 64 - w
+        assert (h, w) == (16, 16)
+        assert 0 <= row <= 64 - h
+        assert 0 <= col <= 64 - w
         assert row + h <= top or top + height <= row or col + w <= left or left + width <= col  # no overlap
         picture, before = decoyed.image(index).astype(float), plain.image(index).astype(float)
         outside = np.ones(picture.shape[:2], dtype=bool)
@@ -200,8 +207,11 @@ def test_pattern_patches_decoy_is_as_light_as_the_pattern_away_from_it_and_chang
 def test_pattern_patches_are_repeatable_normalised_and_checked():
     first, second = data.PatternPatches(5, seed=1), data.PatternPatches(5, seed=1)
     image, label = first[2]
-    assert image.shape == (3, 64, 64) and image.dtype == torch.float32 and label in (0, 1)
-    assert torch.equal(image, second[2][0]) and first.box(2) == second.box(2)
+    assert image.shape == (3, 64, 64)
+    assert image.dtype == torch.float32
+    assert label in (0, 1)
+    assert torch.equal(image, second[2][0])
+    assert first.box(2) == second.box(2)
     assert not torch.equal(image, data.PatternPatches(5, seed=2)[2][0])
     first.image(0)[:] = 0  # a caller changing the array it got does not change the dataset
     assert first.image(0).any()
@@ -251,13 +261,16 @@ def test_explanation_figure_draws_image_map_and_overlay_with_the_box():
     model, dataset = random_model(0, classes=2), data.PatternPatches(3)
     fig = widgets.explanation_figure(model, dataset[0][0], 1, "grad_cam", layer="3", picture=dataset.image(0),
                                      class_names=dataset.classes, box=dataset.box(0))
-    assert len(fig.axes) == 5 and "stripes" in fig.axes[2].get_title()
+    assert len(fig.axes) == 5
+    assert "stripes" in fig.axes[2].get_title()
     assert len(fig.axes[1].patches) == 1  # the box, scaled to the map
     bar = fig.axes[3]  # the map's colour bar, in the map's own units
-    assert bar.get_label() == "<colorbar>" and bar.get_ylabel() == widgets.HEATMAP_UNITS["grad_cam"]
+    assert bar.get_label() == "<colorbar>"
+    assert bar.get_ylabel() == widgets.HEATMAP_UNITS["grad_cam"]
     assert bar.get_ylim() == pytest.approx(fig.axes[1].get_images()[0].get_clim())
     assert set(widgets.HEATMAP_UNITS) == set(explain.METHODS)
-    assert fig.axes[4].get_ylim() == (0, 1) and "its maximum (1)" in fig.axes[4].get_ylabel()  # the overlay's
+    assert fig.axes[4].get_ylim() == (0, 1)
+    assert "its maximum (1)" in fig.axes[4].get_ylabel()  # the overlay's
     plt.close(fig)
     with pytest.raises(ValueError, match="method"):
         widgets.explanation_figure(model, dataset[0][0], 0, "lime")
@@ -284,7 +297,8 @@ def test_explanation_explorer_redraws_for_image_class_and_method(monkeypatch):
     assert [target for _, target in choose_class.options] == likely  # the menu lists the likeliest class first
     assert drawn[-1] == (0, likely[0], "grad_cam", dataset.box(0))
     image.value = 2
-    assert drawn[-1][0] == 2 and drawn[-1][3] == dataset.box(2)
+    assert drawn[-1][0] == 2
+    assert drawn[-1][3] == dataset.box(2)
     method.value = "occlusion"
     assert drawn[-1][2] == "occlusion"
     other = choose_class.options[1][1]

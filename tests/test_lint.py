@@ -4,11 +4,9 @@ tests and notebooks, and the pre-commit configuration that runs the same checks 
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import yaml
-
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import ROOT
 
 
 def test_ruff_finds_nothing():
@@ -47,6 +45,7 @@ def test_tools_and_benchmarks_run_as_modules_without_path_tricks():
                  and path.name != "test_lint.py"]
     assert offenders == [], "run them as `python -m tools.NAME` / `python -m benchmarks.NAME` instead"
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
-    assert "python tools/" not in makefile and "python benchmarks/" not in makefile
+    assert "python tools/" not in makefile
+    assert "python benchmarks/" not in makefile
     for folder in ("tools", "benchmarks"):  # `python -m folder.name` needs the folder to be a package
         assert (ROOT / folder / "__init__.py").is_file(), folder

@@ -60,7 +60,8 @@ def test_stage_outputs_shapes_and_copies():
     assert outputs["features.12"].shape == (1, 256, 6, 6)
     assert outputs["classifier.6"].shape == (1, 1000)
     # the in-place ReLU after conv1 must not have overwritten the stored conv output
-    assert outputs["features.0"].min() < 0 and outputs["features.1"].min() >= 0
+    assert outputs["features.0"].min() < 0
+    assert outputs["features.1"].min() >= 0
     assert torch.allclose(outputs["features.1"], outputs["features.0"].clamp(min=0))
 
 
@@ -105,9 +106,13 @@ def test_pretrained_falls_back_offline_and_says_so(monkeypatch, capsys):
     monkeypatch.setattr(torchvision.models, "get_model_builder", lambda name: failing_builder)
     model = weights.pretrained("alexnet")
     lines = [line for line in capsys.readouterr().out.splitlines() if line]
-    assert len(lines) == 1 and "random weights (offline fallback)" in lines[0] and "URLError" in lines[0]
-    assert model.weights_source == weights.OFFLINE_FALLBACK and model.is_pretrained is False
-    assert _count(model) == 61_100_840 and not model.training
+    assert len(lines) == 1
+    assert "random weights (offline fallback)" in lines[0]
+    assert "URLError" in lines[0]
+    assert model.weights_source == weights.OFFLINE_FALLBACK
+    assert model.is_pretrained is False
+    assert _count(model) == 61_100_840
+    assert not model.training
 
 
 def test_pretrained_skips_the_download_when_offline_is_requested(monkeypatch, capsys):
@@ -125,7 +130,8 @@ def test_pretrained_names_real_weights_when_they_load(monkeypatch):
     monkeypatch.setattr(torchvision.models, "get_model_builder",
                         lambda name: lambda weights=None, **kw: torchvision.models.alexnet())
     model = weights.pretrained("alexnet")
-    assert model.is_pretrained and model.weights_source == "ImageNet (AlexNet_Weights.IMAGENET1K_V1)"
+    assert model.is_pretrained
+    assert model.weights_source == "ImageNet (AlexNet_Weights.IMAGENET1K_V1)"
     assert len(model.weights_meta["categories"]) == 1000
 
 
@@ -230,9 +236,11 @@ def test_num_classes_is_checked(factory):
 def test_transfer_replaces_the_head_and_freezes_the_rest(monkeypatch, capsys, name, head):
     monkeypatch.setenv("COURSE_OFFLINE", "1")
     model = weights.transfer(name, num_classes=2)
-    assert "offline fallback" in capsys.readouterr().out and model.weights_source == weights.OFFLINE_FALLBACK
+    assert "offline fallback" in capsys.readouterr().out
+    assert model.weights_source == weights.OFFLINE_FALLBACK
     layer, path = weights.classifier_head(model)
-    assert path == head and layer.out_features == 2
+    assert path == head
+    assert layer.out_features == 2
     trainable = [p for p in model.parameters() if p.requires_grad]
     assert trainable == [layer.weight, layer.bias]
     assert model.eval()(torch.zeros(1, 3, 64, 64)).shape == (1, 2)
@@ -252,7 +260,8 @@ def test_stage_outputs_uses_evaluation_mode_and_restores_the_mode():
     x = torch.randn(2, 3, 8, 8)
     outputs = models.stage_outputs(model, x)
     assert model.training, "the model was left in evaluation mode"
-    assert torch.equal(model[1].running_mean, before[0]) and torch.equal(model[1].num_batches_tracked, before[1])
+    assert torch.equal(model[1].running_mean, before[0])
+    assert torch.equal(model[1].num_batches_tracked, before[1])
     with torch.no_grad():
         expected = model.eval()(x)  # evaluation mode: running statistics, no dropout
     assert torch.equal(outputs["3"], expected)
@@ -284,7 +293,8 @@ def test_weights_start_with_the_statistics_of_torchvision_s(ours, theirs):
             assert a.weight.std().item() == pytest.approx(b.weight.std().item(), rel=0.1), f"{name}: weight spread"
             assert abs(a.weight.mean().item() - b.weight.mean().item()) < 0.1 * b.weight.std().item() + 1e-6, name
             if a.bias is not None and kind is not nn.Linear:  # ResNet's fc keeps PyTorch's default bias
-                assert torch.equal(a.bias, torch.zeros_like(a.bias)) and torch.equal(b.bias, torch.zeros_like(b.bias)), name
+                assert torch.equal(a.bias, torch.zeros_like(a.bias)), name
+                assert torch.equal(b.bias, torch.zeros_like(b.bias)), name
 
 
 def test_he_initialisation_of_the_convolutions_follows_the_formula():
@@ -300,14 +310,17 @@ def test_googlenet_starts_from_a_normal_of_spread_0_01_with_zero_biases():
     for name, layer in _weights(model, nn.Conv2d) + _weights(model, nn.Linear):
         if layer.weight.numel() >= 1000:  # large enough for a stable estimate
             assert layer.weight.std().item() == pytest.approx(0.01, rel=0.1), name
-        assert layer.weight.abs().max() <= 2 and torch.equal(layer.bias, torch.zeros_like(layer.bias)), name
+        assert layer.weight.abs().max() <= 2, name
+        assert torch.equal(layer.bias, torch.zeros_like(layer.bias)), name
 
 
 def test_lenet_and_alexnet_keep_pytorch_s_default_initialisation():
     torch.manual_seed(0)
-    conv = models.AlexNet().features[0]
-    bound = 1 / (3 * 11 * 11) ** 0.5  # PyTorch's default: uniform within 1/sqrt(fan_in)
-    assert conv.weight.abs().max() <= bound and conv.bias.abs().max() > 0
+    for conv, fan_in in ((models.AlexNet().features[0], 3 * 11 * 11), (models.LeNet5().features[0], 1 * 5 * 5)):
+        bound = 1 / fan_in ** 0.5  # PyTorch's default: uniform within 1/sqrt(fan_in)
+        assert conv.weight.abs().max() <= bound
+        assert conv.weight.abs().max() > 0.8 * bound  # spread over the whole range, not shrunk
+        assert conv.bias.abs().max() > 0  # biases drawn too, not zeroed
 
 
 def test_the_architectures_depend_on_torch_alone():
@@ -318,7 +331,7 @@ def test_the_architectures_depend_on_torch_alone():
     imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     imported |= {("." if node.level else "") + (node.module or "").split(".")[0]
                  for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    assert imported <= {"__future__", "collections", "contextlib", "torch"}, imported  # the standard library and torch
+    assert imported <= {"__future__", "collections", "contextlib", "numbers", "typing", "torch"}, imported  # the standard library and torch
 
 
 # ----------------------------------------------------------------------------- DenseNet
@@ -347,7 +360,8 @@ def test_dense_blocks_grow_by_the_growth_rate_and_transitions_halve():
     assert {name: tuple(out.shape[1:]) for name, out in outputs.items()} == expected
     assert expected["features.denseblock4"] == (1024, 7, 7)
     block = models.DenseBlock(num_layers=3, in_channels=10, growth_rate=4)
-    assert block.out_channels == 22 and block(torch.zeros(1, 10, 5, 5)).shape == (1, 22, 5, 5)
+    assert block.out_channels == 22
+    assert block(torch.zeros(1, 10, 5, 5)).shape == (1, 22, 5, 5)
 
 
 def test_densenet_starts_from_torchvision_s_statistics():
@@ -364,7 +378,8 @@ def test_lenet5_with_batch_norm_normalises_before_each_relu():
     for block in (normed.features, normed.classifier):
         for i, layer in enumerate(block):
             if isinstance(layer, (nn.BatchNorm1d, nn.BatchNorm2d)):
-                assert isinstance(block[i - 1], (nn.Conv2d, nn.Linear)) and isinstance(block[i + 1], nn.ReLU)
+                assert isinstance(block[i - 1], (nn.Conv2d, nn.Linear))
+                assert isinstance(block[i + 1], nn.ReLU)
     norms = [(type(m).__name__, m.num_features) for m in normed.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))]
     assert norms == [("BatchNorm2d", 6), ("BatchNorm2d", 16), ("BatchNorm1d", 120), ("BatchNorm1d", 84)]
     assert normed.eval()(torch.zeros(2, 1, 28, 28)).shape == (2, 10)

@@ -6,16 +6,15 @@ README's table.
 
 import json
 import re
-from pathlib import Path
 
 import nbformat
 import pytest
+from helpers import ROOT
 
 from tools import editions
 from tools import notebooks as nbtools
 
-ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+NOTEBOOK_PATHS = sorted((ROOT / "notebooks").glob("*.ipynb"))  # tools.notebooks.NOTEBOOKS is the folder
 MAX_OUTPUT_CHARS = 20_000
 
 
@@ -32,10 +31,10 @@ def _output_text(output) -> str:
 
 
 def test_there_are_notebooks():
-    assert NOTEBOOKS, "notebooks/ holds no .ipynb file"
+    assert NOTEBOOK_PATHS, "notebooks/ holds no .ipynb file"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+@pytest.mark.parametrize("path", NOTEBOOK_PATHS, ids=_ids(NOTEBOOK_PATHS))
 class TestNotebook:
     def test_name_is_number_underscore_topic(self, path):
         assert nbtools.NAME_PATTERN.match(path.name), f"{path.name}: name it NN_topic.ipynb (lower case, digits, _)"
@@ -85,12 +84,14 @@ class TestNotebook:
         first_code, note = cells[first], cells[first - 1]
         assert first_code.source == nbtools.install_source(repository, branch)
         # the note right above it says what it is for (slides and the website leave both out)
-        assert nbtools.NOTE_TAG in note.metadata.get("tags", []) and "next cell" in note.source.lower()
+        assert nbtools.NOTE_TAG in note.metadata.get("tags", [])
+        assert "next cell" in note.source.lower()
         assert note.metadata.get("slideshow", {}).get("slide_type") == "skip"
         assert "'google.colab' in sys.modules".replace("'", '"') in first_code.source
         assert not re.search(r"torch(vision)?\s*[=<>~]=", first_code.source), "the install cell must not pin torch"
         title = cells[1]
-        assert title.cell_type == "markdown" and title.source.startswith(f"# {path.name[:2]} ")
+        assert title.cell_type == "markdown"
+        assert title.source.startswith(f"# {path.name[:2]} ")
         assert "What you will learn" in title.source
 
     def test_has_slide_metadata(self, path):
@@ -98,7 +99,8 @@ class TestNotebook:
         def slide(cell):
             return cell.metadata.get("slideshow", {}).get("slide_type")
 
-        assert slide(cells[0]) == "skip" and slide(next(c for c in cells if c.cell_type == "code")) == "skip"
+        assert slide(cells[0]) == "skip"
+        assert slide(next(c for c in cells if c.cell_type == "code")) == "skip"
         assert slide(cells[1]) == "slide", "the title cell should start a slide"
         sections = [c for c in cells if c.cell_type == "markdown" and c.source.startswith(("## ", "### "))]
         assert all(slide(c) in ("slide", "subslide") for c in sections), "section cells should start slides"
@@ -155,15 +157,16 @@ class TestNotebook:
 def test_readme_lists_no_missing_notebook():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     listed = set(re.findall(r"\(notebooks/(\d\d_[^)]+\.ipynb)\)", readme))
-    assert listed <= {p.name for p in NOTEBOOKS}, f"README lists notebooks that do not exist: {listed - {p.name for p in NOTEBOOKS}}"
+    existing = {p.name for p in NOTEBOOK_PATHS}
+    assert listed <= existing, f"README lists notebooks that do not exist: {listed - existing}"
 
 
 def test_notebooks_are_numbered_without_duplicates():
-    numbers = [p.name[:2] for p in NOTEBOOKS]
+    numbers = [p.name[:2] for p in NOTEBOOK_PATHS]
     assert len(numbers) == len(set(numbers)), f"two notebooks share a number: {numbers}"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+@pytest.mark.parametrize("path", NOTEBOOK_PATHS, ids=_ids(NOTEBOOK_PATHS))
 class TestExercises:
     """Every exercise has a worked solution that a tool can find, and the student edition has none."""
 

@@ -25,7 +25,8 @@ def test_sync_puts_badge_first_and_install_cell_before_other_code():
     assert nb.cells[0].source == nbtools.badge_source("01_intro.ipynb", "someone/fork", "handout")
     assert "google.com/github/someone/fork/blob/handout/notebooks/01_intro.ipynb" in nb.cells[0].source
     assert nb.cells[1].source == "# 01 Title"
-    assert nb.cells[2].source == nbtools.COLAB_NOTE and nbtools.NOTE_TAG in nb.cells[2].metadata["tags"]
+    assert nb.cells[2].source == nbtools.COLAB_NOTE
+    assert nbtools.NOTE_TAG in nb.cells[2].metadata["tags"]
     assert nb.cells[3].source == nbtools.install_source("someone/fork", "dev")
     assert "git+https://github.com/someone/fork@dev" in nb.cells[3].source
     assert nb.cells[4].source == "1 + 1"
@@ -47,7 +48,8 @@ def test_sync_rewrites_existing_cells_instead_of_adding_new_ones():
     nbtools.sync_notebook(nb, "01_intro.ipynb", "new/place", "main", "student")
     assert len(nb.cells) == 6  # badge, title, Colab note, install cell and the two cells
     text = nbformat.writes(nb)
-    assert "old/place" not in text and text.count("new/place") == 2
+    assert "old/place" not in text
+    assert text.count("new/place") == 2
 
 
 def test_strip_keeps_answers_of_checked_cells_only():
@@ -57,7 +59,8 @@ def test_strip_keeps_answers_of_checked_cells_only():
     assert checked.execution_count == 3
     assert checked.outputs[0]["data"] == {"text/plain": "2"}
     assert "keep_output" in checked.metadata["tags"]
-    assert plain.outputs == [] and plain.execution_count is None
+    assert plain.outputs == []
+    assert plain.execution_count is None
     assert plain.metadata == {"slideshow": {"slide_type": "fragment"}}  # editor state dropped, slides kept
 
 
@@ -136,7 +139,8 @@ def test_a_reply_that_a_poll_missed_is_found_by_the_next_slice():
     poll_in_slices(channel, seconds=0.2)
     started = time.monotonic()
     assert asyncio.run(channel.get_msg(timeout=30)) == {"msg_type": "execute_reply"}
-    assert time.monotonic() - started < 2 and channel.polls[0] == 0.2
+    assert time.monotonic() - started < 2
+    assert channel.polls[0] == 0.2
 
     class Silent:
         async def get_msg(self, timeout=None):

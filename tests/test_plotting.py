@@ -1,7 +1,6 @@
 """course_utils.plotting: what is drawn matches the data, and bad input is named."""
 
 import matplotlib
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
@@ -9,11 +8,7 @@ from matplotlib.patches import Rectangle
 
 from course_utils import plotting
 
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("close_figures")
 
 
 def _cell_texts(ax):
@@ -66,7 +61,8 @@ def test_show_image_moves_pytorch_channels_last_and_rescales():
     tensor = torch.randn(3, 8, 5) * 4  # a normalised image: values outside [0, 1]
     shown = np.asarray(plotting.show_image(tensor).get_images()[0].get_array())
     assert shown.shape == (8, 5, 3)
-    assert shown.min() == pytest.approx(0.0) and shown.max() == pytest.approx(1.0)
+    assert shown.min() == pytest.approx(0.0)
+    assert shown.max() == pytest.approx(1.0)
     expected = tensor.permute(1, 2, 0).numpy()
     expected = (expected - expected.min()) / (expected.max() - expected.min())
     assert np.allclose(shown, expected, atol=1e-6)
@@ -125,7 +121,8 @@ def test_show_filters_draws_each_filter_rescaled_in_colour():
     first = np.asarray(axes_with_images[0].get_images()[0].get_array())
     expected = weight[0].permute(1, 2, 0).numpy()
     expected = (expected - expected.min()) / (expected.max() - expected.min())
-    assert first.shape == (5, 5, 3) and np.allclose(first, expected, atol=1e-6)
+    assert first.shape == (5, 5, 3)
+    assert np.allclose(first, expected, atol=1e-6)
 
 
 def test_show_filters_gray_for_other_channel_counts_and_checks_n():
@@ -148,7 +145,8 @@ def test_show_feature_maps_first_n_channels_on_one_scale_with_a_colour_bar():
     maps[0, 5] *= 0.01  # a weak channel
     fig = plotting.show_feature_maps(maps, n=32)
     drawn = [ax for ax in fig.axes if ax.get_images() and ax.get_label() != "<colorbar>"]
-    assert len(drawn) == 32 and [ax.get_title() for ax in drawn[:3]] == ["0", "1", "2"]
+    assert len(drawn) == 32
+    assert [ax.get_title() for ax in drawn[:3]] == ["0", "1", "2"]
     low, high = float(maps[0, :32].min()), float(maps[0, :32].max())
     for ax, channel in zip(drawn, maps[0]):
         image = ax.get_images()[0]

@@ -69,7 +69,8 @@ def test_same_padding_keeps_the_size(k, d):
 @pytest.mark.parametrize("n, k, s", [(n, k, s) for n in (1, 7, 13, 20) for k in (1, 2, 3, 6) for s in (1, 2, 5) if k <= n])
 def test_tf_padding_rules(n, k, s):
     valid = shapes.tf_padding(n, k, s, "VALID")
-    assert valid.output == math.ceil((n - k + 1) / s) and valid.pad_before == valid.pad_after == 0
+    assert valid.output == math.ceil((n - k + 1) / s)
+    assert valid.pad_before == valid.pad_after == 0
     same = shapes.tf_padding(n, k, s, "SAME")
     assert same.output == math.ceil(n / s)
     assert same.pad_after - same.pad_before in (0, 1)
@@ -147,12 +148,16 @@ def test_fits_exactly_and_suggestions(n, k, s, p, d):
 
 def test_seed_practice_problems():
     assert shapes.conv_output_size(6, 3, 1, 0) == 4
-    assert (6 + 2 * 1 - 3) / 2 + 1 == 3.5 and shapes.conv_output_size(6, 3, 2, 1) == 3
-    assert (224 + 2 * 2 - 11) / 4 + 1 == 55.25 and shapes.conv_output_size(224, 11, 4, 2) == 55
+    assert (6 + 2 * 1 - 3) / 2 + 1 == 3.5
+    assert shapes.conv_output_size(6, 3, 2, 1) == 3
+    assert (224 + 2 * 2 - 11) / 4 + 1 == 55.25
+    assert shapes.conv_output_size(224, 11, 4, 2) == 55
     assert [shapes.conv_output_size(5, 3, s, p) for s, p in [(1, 0), (1, 1), (2, 1)]] == [3, 5, 3]
     assert shapes.conv_output_size(32, 5, 1, 2) == 32
-    assert shapes.conv_output_size(1, 5, 1, 2) == 1 and shapes.conv_output_size(2, 5, 1, 2) == 2
-    assert not shapes.fits_exactly(7, 3, 3) and shapes.conv_output_size(7, 3, 3) == 2
+    assert shapes.conv_output_size(1, 5, 1, 2) == 1
+    assert shapes.conv_output_size(2, 5, 1, 2) == 2
+    assert not shapes.fits_exactly(7, 3, 3)
+    assert shapes.conv_output_size(7, 3, 3) == 2
     assert shapes.pool_output_size(5, 3, 1) == 3  # one slide says 2x2
 
 

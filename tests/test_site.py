@@ -13,13 +13,13 @@ from urllib.parse import unquote, urlsplit
 
 import nbformat
 import pytest
+from helpers import ROOT, keep_off_the_network
 
 from tools import editions, site
 from tools.notebooks import NOTEBOOKS
 
 pytest.importorskip("myst_nb")
 
-ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 CHAPTERS = ["00_setup", "03_padding_stride_pooling"]  # figures, formulas, exercises with solutions
 
@@ -88,23 +88,15 @@ def test_the_public_site_has_no_solution(built):
         nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
         page = (built / "notebooks" / f"{name}.html").read_text(encoding="utf-8")
         markers = [nb.cells[i].source.splitlines()[0] for e in editions.exercises(nb) for i in e.solutions]
-        assert markers and not [m for m in markers if len(m) > 25 and m.split("**")[-1].strip() in page]
+        assert markers
+        assert not [m for m in markers if len(m) > 25 and m.split("**")[-1].strip() in page]
         assert "Exercises" in page
 
 
 def test_chapters_show_maths_and_figures_offline(built, browser):
     context = browser.new_context(offline=True, viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    remote = []
-
-    def route(request_route):
-        if request_route.request.url.startswith(("file:", "data:")):
-            request_route.continue_()
-        else:
-            remote.append(request_route.request.url)
-            request_route.abort()
-
-    page.route("**/*", route)
+    remote = keep_off_the_network(page)
     errors, typeset_pages = [], []
     page.on("pageerror", lambda error: errors.append(str(error)))
     try:
@@ -121,13 +113,15 @@ def test_chapters_show_maths_and_figures_offline(built, browser):
                 typeset = page.evaluate("[...document.querySelectorAll('.math')].filter(m => "
                                         "m.querySelector('.MathJax, .MathJax_Display')).length")
                 failed = page.evaluate("document.querySelectorAll('.MathJax_Error, merror').length")
-                assert typeset == formulas and failed == 0, f"{name}: {typeset} of {formulas} formulas typeset, {failed} failed"
+                assert typeset == formulas, f"{name}: {typeset} of {formulas} formulas typeset, {failed} failed"
+                assert failed == 0, f"{name}: {typeset} of {formulas} formulas typeset, {failed} failed"
                 typeset_pages.append(name)
             figures = page.evaluate("""[...document.querySelectorAll('.cell_output img')].filter(img =>
                 img.complete && img.naturalWidth > 50 && img.getBoundingClientRect().width > 50).length""")
             assert figures > 0 or name != f"notebooks/{CHAPTERS[0]}", f"{name}: no figure is drawn"
             text = page.inner_text("main")
-            assert "google.colab" not in text and "next cell installs" not in text, f"{name}: Colab's plumbing is shown"
+            assert "google.colab" not in text, f"{name}: Colab's plumbing is shown"
+            assert "next cell installs" not in text, f"{name}: Colab's plumbing is shown"
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"site_{CHAPTERS[-1]}.png"))
     finally:
@@ -153,7 +147,8 @@ def test_printed_paths_of_the_machine_are_shortened(tmp_path):
     assert site.hide_machine_paths(nb, root=tmp_path) == 4
     stderr, stdout, result, error = nb.cells[0].outputs
     assert stderr.text.startswith("site-packages/captum/attr/_core/saliency.py:129: UserWarning")
-    assert stdout.text == "saved runs/lenet.pt\n" and error.traceback == ["File notebooks/x.py, line 3"]
+    assert stdout.text == "saved runs/lenet.pt\n"
+    assert error.traceback == ["File notebooks/x.py, line 3"]
     assert result.data["text/plain"] == "'site-packages/torch\\\\nn'"  # a repr, its backslashes doubled
     # and nothing else is touched
     assert site.hide_machine_paths(nb, root=tmp_path) == 0

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from helpers import ROOT, keep_off_the_network
 
-from tools import slides
+from tools import export, slides
 
-ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+NOTEBOOK_PATHS = sorted((ROOT / "notebooks").glob("*.ipynb"))  # tools.notebooks.NOTEBOOKS is the folder
 # Run in smoke mode before export: it has formulas, figures and a widget.
 EXECUTED = "02_convolution_by_hand"
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
@@ -35,10 +35,10 @@ def _notebook_with_widget(state: dict, root: str):
     view = {"model_id": root, "version_major": 2, "version_minor": 0}
     cell.outputs = [
         nbformat.v4.new_output("stream", name="stdout", text="before\n"),
-        nbformat.v4.new_output("display_data", data={slides.WIDGET_VIEW: view, "text/plain": "VBox(...)"}),
+        nbformat.v4.new_output("display_data", data={export.WIDGET_VIEW: view, "text/plain": "VBox(...)"}),
     ]
     nb.cells = [nbformat.v4.new_markdown_cell("# 01 Title"), cell]
-    nb.metadata["widgets"] = {slides.WIDGET_STATE: {"state": state, "version_major": 2, "version_minor": 0}}
+    nb.metadata["widgets"] = {export.WIDGET_STATE: {"state": state, "version_major": 2, "version_minor": 0}}
     return nb
 
 
@@ -51,10 +51,11 @@ def test_a_widget_with_an_output_area_becomes_a_note_and_its_figure():
         "out": _model("OutputModel", outputs=[{"output_type": "stream", "name": "stdout", "text": "drawing\n"}, figure]),
     }
     nb = _notebook_with_widget(state, "box")
-    assert slides.replace_widgets(nb) == 1
+    assert export.replace_widgets(nb) == 1
     outputs = nb.cells[1].outputs
     assert [o.output_type for o in outputs] == ["stream", "display_data", "display_data"]
-    assert "JupyterLab or Colab" in outputs[1].data["text/html"] and "starting values" in outputs[1].data["text/html"]
+    assert "JupyterLab or Colab" in outputs[1].data["text/html"]
+    assert "starting values" in outputs[1].data["text/html"]
     assert outputs[2].data["image/png"] == PNG
     assert "widgets" not in nb.metadata, "left in, the widget state makes nbconvert load a widget renderer from a CDN"
     assert state["out"]["state"]["outputs"][1] == figure, "the widget state must not be changed"
@@ -68,7 +69,7 @@ def test_a_progress_bar_is_left_out():
         "right": _model("HTMLModel", value="16/16"),
     }
     nb = _notebook_with_widget(state, "bar")
-    assert slides.replace_widgets(nb) == 1
+    assert export.replace_widgets(nb) == 1
     assert [o.output_type for o in nb.cells[1].outputs] == ["stream"]
 
 
@@ -79,9 +80,10 @@ def test_a_progress_bar_is_left_out():
 ], ids=["slider", "labels-only", "no-state"])
 def test_a_widget_without_an_output_area_gets_a_note_only(state):
     nb = _notebook_with_widget(state, next(iter(state), "missing"))
-    slides.replace_widgets(nb)
+    export.replace_widgets(nb)
     outputs = nb.cells[1].outputs
-    assert len(outputs) == 2 and "nothing" in outputs[1].data["text/html"]
+    assert len(outputs) == 2
+    assert "nothing" in outputs[1].data["text/html"]
 
 
 @pytest.mark.parametrize("snippet", [
@@ -95,7 +97,7 @@ def test_a_widget_without_an_output_area_gets_a_note_only(state):
     '<IFRAME SRC="https://example.org"></IFRAME>',
 ])
 def test_network_loads_are_found(snippet):
-    assert slides.remote_loads(f"<html>{snippet}</html>")
+    assert export.remote_loads(f"<html>{snippet}</html>")
 
 
 @pytest.mark.parametrize("snippet", [
@@ -106,7 +108,7 @@ def test_network_loads_are_found(snippet):
     "<p>see https://example.org and url(x)</p>",
 ])
 def test_local_and_inline_content_is_not_a_network_load(snippet):
-    assert slides.remote_loads(f"<html>{snippet}</html>") == []
+    assert export.remote_loads(f"<html>{snippet}</html>") == []
 
 
 def _small_notebook():
@@ -124,10 +126,11 @@ def test_the_stock_export_would_use_the_network_and_ours_does_not():
     from nbconvert import SlidesExporter
 
     stock, _ = SlidesExporter().from_notebook_node(_small_notebook())
-    assert slides.remote_loads(stock), "nbconvert's own slides no longer load from a CDN: is the local copy still needed?"
+    assert export.remote_loads(stock), "nbconvert's own slides no longer load from a CDN: is the local copy still needed?"
     ours = slides.export(_small_notebook())
-    assert slides.remote_loads(ours) == []
-    assert f'src="{slides.REVEAL}/dist/reveal.js"' in ours and f'src="{slides.MATHJAX}/MathJax.js' in ours
+    assert export.remote_loads(ours) == []
+    assert f'src="{slides.REVEAL}/dist/reveal.js"' in ours
+    assert f'src="{slides.MATHJAX}/MathJax.js' in ours
     assert ours.count("<section") >= 4, "two slides, each a section holding a vertical stack"
 
 
@@ -144,21 +147,25 @@ def test_every_local_address_of_a_page_exists(tmp_path):
     for imported in re.findall(r"@import url\(([^)]+)\)", theme.read_text(encoding="utf-8")):
         assert (theme.parent / imported.strip("'\"")).is_file(), imported
     index = (tmp_path / "index.html").read_text(encoding="utf-8")
-    assert 'href="00_setup.slides.html"' in index and "not run" in index and "01_" not in index
+    assert 'href="00_setup.slides.html"' in index
+    assert "not run" in index
+    assert "01_" not in index
 
 
 def test_a_missing_package_names_the_extra_to_install(monkeypatch):
-    real = slides.importlib.util.find_spec
-    monkeypatch.setattr(slides.importlib.util, "find_spec", lambda name: None if name == "sphinx_revealjs" else real(name))
+    real = export.importlib.util.find_spec
+    monkeypatch.setattr(export.importlib.util, "find_spec", lambda name: None if name == "sphinx_revealjs" else real(name))
     with pytest.raises(SystemExit, match=r"\[slides\]"):
-        slides.asset_sources()
+        export.asset_sources()
 
 
 def test_an_unknown_theme_is_refused_with_the_choices(tmp_path, capsys):
     with pytest.raises(SystemExit):
         slides.main(["--no-execute", "--theme", "neon", "--out", str(tmp_path)])
     error = capsys.readouterr().err
-    assert "--theme 'neon'" in error and "white" in error and "black" in error
+    assert "--theme 'neon'" in error
+    assert "white" in error
+    assert "black" in error
     assert not list(tmp_path.iterdir()), "nothing is written after a refused argument"
 
 
@@ -183,16 +190,7 @@ def _open_offline(browser, page_path: Path):
     """Open a slideshow from the disk with the network off; return the page and what went wrong."""
     context = browser.new_context(offline=True, viewport={"width": 1280, "height": 720})  # a projector's size
     page = context.new_page()
-    trouble = {"remote": [], "failed": [], "errors": []}
-
-    def route(request_route):
-        if request_route.request.url.startswith(("file:", "data:")):
-            request_route.continue_()
-        else:
-            trouble["remote"].append(request_route.request.url)
-            request_route.abort()
-
-    page.route("**/*", route)
+    trouble = {"remote": keep_off_the_network(page), "failed": [], "errors": []}
     page.on("requestfailed", lambda request: trouble["failed"].append(request.url))
     page.on("pageerror", lambda error: trouble["errors"].append(str(error)))
     page.on("console", lambda message: trouble["errors"].append(f"{message.text} ({message.location.get('url')})")
@@ -262,7 +260,7 @@ WALK = """async () => {
 MATHJAX_FONT_PROBE = "about:blank"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", NOTEBOOK_PATHS, ids=[p.stem for p in NOTEBOOK_PATHS])
 def test_slideshow_opens_with_no_network_and_fits_the_screen(exported, browser, path):
     context, page, trouble = _open_offline(browser, exported / f"{path.stem}.slides.html")
     try:
@@ -292,13 +290,13 @@ def test_slides_leave_out_the_solutions_but_keep_the_exercises(exported, tmp_pat
     from tools import editions
 
     marker = "<strong>Solution"  # how a worked solution's text starts, as HTML
-    for path in NOTEBOOKS:
+    for path in NOTEBOOK_PATHS:
         page = (exported / f"{path.stem}.slides.html").read_text(encoding="utf-8")
         found = editions.exercises(nbformat.read(path, as_version=4))
         assert all(f"<strong>{e.number}.</strong>" in page for e in found), path.name
         assert marker not in page, f"{path.name}: a solution is on the slides"
-    assert slides.main(["--no-execute", "--solutions", "--out", str(tmp_path), NOTEBOOKS[0].stem]) == 0
-    assert marker in (tmp_path / f"{NOTEBOOKS[0].stem}.slides.html").read_text(encoding="utf-8")
+    assert slides.main(["--no-execute", "--solutions", "--out", str(tmp_path), NOTEBOOK_PATHS[0].stem]) == 0
+    assert marker in (tmp_path / f"{NOTEBOOK_PATHS[0].stem}.slides.html").read_text(encoding="utf-8")
 
 
 def test_executed_slides_show_formulas_figures_and_the_widget_figure(exported, browser):

@@ -32,13 +32,39 @@ def test_fit_learns_a_separable_problem():
     model = _model()
     train, val = _loaders()
     history = training.fit(model, train, val, epochs=5, lr=0.05, progress=False, live=False)
-    assert len(history) == 5 and history.train_loss[-1] < history.train_loss[0] * 0.5
+    assert len(history) == 5
+    assert history.train_loss[-1] < history.train_loss[0] * 0.5
     assert history.val_accuracy[-1] >= 0.95
     result = training.evaluate(model, val)
     assert result["accuracy"] == pytest.approx(history.val_accuracy[-1])
     targets, predicted, probabilities = training.predict(model, val)
-    assert targets.shape == predicted.shape == (128,) and torch.allclose(probabilities.sum(dim=1), torch.ones(128))
+    assert targets.shape == predicted.shape == (128,)
+    assert torch.allclose(probabilities.sum(dim=1), torch.ones(128))
     assert (predicted == targets).float().mean().item() == pytest.approx(result["accuracy"])
+
+
+def test_progress_and_verbose_say_what_they_silence(capsys):
+    train, val = _loaders()
+    training.fit(_model(), train, val, epochs=2, progress=False, live=False)
+    assert capsys.readouterr().out == ""  # progress=False alone: no bars and no epoch lines
+    training.fit(_model(), train, val, epochs=2, progress=False, verbose=True, live=False)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["epoch 1/2", "epoch 2/2"]
+    assert all("val accuracy" in line for line in lines)
+
+
+def test_fit_gives_the_model_back_ready_to_use_and_evaluation_keeps_its_mode():
+    model = _model()
+    train, val = _loaders()
+    training.fit(model, train, val, epochs=1, progress=False, live=False)
+    assert not model.training  # evaluation mode: dropout off
+    model.train()
+    training.evaluate(model, val)
+    assert model.training  # evaluate and predict give the model back in the mode it had
+    training.predict(model, val)
+    assert model.training
+    with pytest.raises(ValueError, match="loader is empty"):
+        training.predict(model, DataLoader(TensorDataset(torch.zeros(0, 2), torch.zeros(0, dtype=torch.long))))
 
 
 def _train(epochs, checkpoint=None):
@@ -68,7 +94,8 @@ def test_finished_checkpoint_trains_nothing(tmp_path, capsys):
     checkpoint = tmp_path / "run.pt"
     _train(2, checkpoint)
     _, history = _train(2, checkpoint)
-    assert len(history) == 2 and "nothing to train" in capsys.readouterr().out
+    assert len(history) == 2
+    assert "nothing to train" in capsys.readouterr().out
 
 
 def test_checkpoint_is_written_atomically(tmp_path, monkeypatch):
@@ -125,7 +152,8 @@ def test_ctrl_c_keeps_the_last_good_checkpoint(tmp_path, capsys):
     history = training.fit(model, Interrupting(), epochs=3, checkpoint=checkpoint, progress=False, live=False,
                            optimizer=torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9),
                            scheduler=None)
-    assert history.interrupted and len(history) == 1
+    assert history.interrupted
+    assert len(history) == 1
     assert "keeps epoch 1" in capsys.readouterr().out
     assert checkpoint.read_bytes() == saved
 
@@ -225,5 +253,6 @@ def test_confusion_matrix_counts_every_pair(seed):
     predicted = torch.randint(0, classes, (200,), generator=generator)
     counts = confusion_matrix(targets, predicted, classes)
     expected = [[int(((targets == i) & (predicted == j)).sum()) for j in range(classes)] for i in range(classes)]
-    assert counts.tolist() == expected and counts.sum() == 200
+    assert counts.tolist() == expected
+    assert counts.sum() == 200
     assert confusion_matrix([], [], classes).tolist() == [[0] * classes] * classes

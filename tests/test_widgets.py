@@ -1,17 +1,12 @@
 """course_utils.widgets: the plain figures show the right numbers; the widgets react to their controls."""
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
 
 from course_utils import by_hand, widgets
 
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("close_figures")
 
 
 def _texts(ax):
@@ -53,7 +48,8 @@ def test_stepper_widget_updates_the_number_of_steps():
     assert step.max == 24  # 5x5 output
     step.value = 24
     stride.value = 2
-    assert step.max == 8 and step.value == 8  # clipped into the new range
+    assert step.max == 8
+    assert step.value == 8  # clipped into the new range
     choose.value = "7x7 image, X-shaped kernel"
     assert step.max == 15
 
@@ -73,12 +69,15 @@ def test_output_size_figure_states_the_result(n, k, s, p, d):
     assert ("fit exactly" in title) == fits_exactly(n, k, s, p, d)
 
 
-def test_calculator_widget_survives_a_configuration_that_does_not_work():
+def test_calculator_widget_explains_a_configuration_that_does_not_work(monkeypatch, capsys):
+    drawn, real = [], widgets.output_size_figure
+    monkeypatch.setattr(widgets, "output_size_figure", lambda **numbers: drawn.append(numbers) or real(**numbers))
     box = widgets.output_size_calculator()
     sliders = list(box.children[0].children) + list(box.children[1].children)
     n, kernel = sliders[0], sliders[1]
     n.value, kernel.value = 2, 9  # kernel larger than the input: explained, not raised
-    assert [s.value for s in sliders] == [2, 9, 3, 0, 1]
+    assert drawn[-1] == {"n": 2, "kernel_size": 9, "stride": 3, "padding": 0, "dilation": 1}
+    assert "This configuration does not work" in capsys.readouterr().out  # (no kernel: the Output prints)
 
 
 ACTIVATIONS = {
@@ -115,11 +114,17 @@ def test_function_helpers_reject_bad_input():
         widgets.function_explorer({})
 
 
-def test_function_explorer_switches_function():
+def test_function_explorer_redraws_the_chosen_function_over_the_chosen_range(monkeypatch):
+    drawn, real = [], widgets.function_figure
+    monkeypatch.setattr(widgets, "function_figure", lambda name, function, x_range: drawn.append(
+        (name, function, x_range)) or real(name, function, x_range))
     box = widgets.function_explorer({"relu": torch.relu, "tanh": torch.tanh})
     choose, width = box.children[0].children
-    choose.value, width.value = "tanh", 3.0
-    assert (choose.value, width.value) == ("tanh", 3.0)
+    assert drawn[-1] == ("relu", torch.relu, (-6.0, 6.0))
+    choose.value = "tanh"
+    assert drawn[-1] == ("tanh", torch.tanh, (-6.0, 6.0))
+    width.value = 3.0
+    assert drawn[-1] == ("tanh", torch.tanh, (-3.0, 3.0))
 
 
 def test_feature_map_figure_and_explorer():
@@ -131,9 +136,11 @@ def test_feature_map_figure_and_explorer():
     stages = {"conv1": "features.0", "pool5": "features.12"}
     cat = sample_image("cat")
     fig = widgets.feature_map_figure(model, cat, "conv1", 3, stages=stages)
-    assert len(fig.axes) == 4 and fig.axes[1].get_title() == "filter 3 (11x11)"
+    assert len(fig.axes) == 4
+    assert fig.axes[1].get_title() == "filter 3 (11x11)"
     assert fig.axes[2].get_title() == "conv1, channel 3: 55x55"
-    assert fig.axes[3].get_label() == "<colorbar>" and fig.axes[3].get_ylabel() == "activation"
+    assert fig.axes[3].get_label() == "<colorbar>"
+    assert fig.axes[3].get_ylabel() == "activation"
     assert len(widgets.feature_map_figure(model, cat, "pool5", 255, stages=stages).axes) == 3  # no RGB filter
     with pytest.raises(ValueError, match="channel must be between 0 and 63"):
         widgets.feature_map_figure(model, cat, "conv1", 64, stages=stages)

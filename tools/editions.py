@@ -30,7 +30,7 @@ from pathlib import Path
 
 import nbformat
 
-from tools.notebooks import BADGE_TAG, ROOT, notebook_paths
+from tools.notebooks import BADGE_TAG, ROOT, notebook_paths, tags
 
 SOLUTION_TAG = "solution"
 EXERCISES_HEADING = "## Exercises"
@@ -53,7 +53,7 @@ class Exercise:
 
 
 def is_solution(cell) -> bool:
-    return SOLUTION_TAG in cell.get("metadata", {}).get("tags", [])
+    return SOLUTION_TAG in tags(cell)
 
 
 def is_check(cell) -> bool:
@@ -96,6 +96,19 @@ def _without_outputs(cell) -> None:
         cell.execution_count = None
 
 
+def answered_edition(name: str, folder: Path | None = None):
+    """The student edition of a notebook with each answer cell replaced by the worked solution: what a
+    student who got everything right hands in (the grader's tests and benchmark grade it)."""
+    source = nbformat.read((folder or ROOT / "notebooks") / f"{name}.ipynb", as_version=4)
+    solutions = {e.number: "\n".join(source.cells[i].source for i in e.solutions) for e in exercises(source)}
+    nb = student_edition(source)
+    for exercise in exercises(nb):
+        for index in exercise.cells:
+            if nb.cells[index].source == "answer = None":
+                nb.cells[index].source = solutions[exercise.number]
+    return nb
+
+
 def student_edition(nb):
     """A copy of the notebook without solution cells or outputs, with a line under its badge saying so."""
     nb = copy.deepcopy(nb)
@@ -105,7 +118,7 @@ def student_edition(nb):
             continue
         _without_outputs(cell)
         cells.append(cell)
-        if BADGE_TAG in cell.get("metadata", {}).get("tags", []):
+        if BADGE_TAG in tags(cell):
             cells.append(nbformat.v4.new_markdown_cell(STUDENT_NOTE, metadata={"slideshow": {"slide_type": "skip"}}))
     nb.cells = cells
     return nb

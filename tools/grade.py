@@ -498,58 +498,84 @@ def write_csv(out: Path, header: list[str], rows: list[dict]) -> None:
     os.replace(handle.name, out)
 
 
-def grade_folder(submissions: Path, limits: Limits | None = None, smoke: bool = True, course: Path = NOTEBOOKS,
-                 log=print, out: Path | None = None, jobs: int = 1, resume: bool = False, key_items: dict | None = None,
-                 sandbox: bool = True) -> tuple[list[str], list[dict]]:
-    """Grade every student's notebooks in `submissions`; return the CSV header and rows (and write `out`)."""
-    limits = limits or Limits()
+def _refuse_to_grade_unsafely(submissions: Path, sandbox: bool) -> None:
     if not submissions.is_dir():
         raise SystemExit(f"SUBMISSIONS must be a folder with one folder per student; {submissions} is not a folder")
     if sandbox and (why := sandbox_works()) is not None:
         raise SystemExit(f"{why}.\nThe grader refuses to run students' code outside a sandbox; --unsafe-no-sandbox runs "
                          "it with your own rights, able to read and change anything you can.")
+
+
+def _already_graded(out: Path | None, plan: dict, log) -> dict[str, dict]:
+    """The rows of the students that `out` already holds (to resume an interrupted grading)."""
+    if out is None or not out.exists():
+        return {}
+    with open(out, newline="", encoding="utf-8") as handle:
+        done = {row["student"]: row for row in csv.DictReader(handle) if row.get("student") in plan}
+    log(f"grade: resuming: {len(done)} student(s) already in {out.name}")
+    return done
+
+
+def _grade_in_parallel(plan: dict, pending: list[str], grade, on_student, jobs: int) -> bool:
+    """Grade the notebooks of the `pending` students, `jobs` at a time, with `grade(student, number, path)`;
+    `on_student(student, results)` runs (under a lock) once all of a student's notebooks are graded. Stops
+    and returns False when `grade` returns None (the course's files changed)."""
+    results: dict[str, dict] = {student: {} for student in pending}
+    lock, changed = threading.Lock(), threading.Event()
+
+    def one(student: str, number: str, path: Path) -> None:
+        if changed.is_set():
+            return
+        graded = grade(student, number, path)
+        with lock:
+            if graded is None:
+                changed.set()
+                return
+            results[student][number] = graded
+            if len(results[student]) == len(plan[student]):
+                on_student(student, results[student])
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = [pool.submit(one, s, n, p) for s in pending for n, p in plan[s].items()]
+        for future in futures:
+            future.result()
+    return not changed.is_set()
+
+
+def grade_folder(submissions: Path, limits: Limits | None = None, smoke: bool = True, course: Path = NOTEBOOKS,
+                 log=print, out: Path | None = None, jobs: int = 1, resume: bool = False, key_items: dict | None = None,
+                 sandbox: bool = True) -> tuple[list[str], list[dict]]:
+    """Grade every student's notebooks in `submissions`; return the CSV header and rows (and write `out`,
+    after each student, so that an interrupted grading resumes with `resume`)."""
+    limits = limits or Limits()
+    _refuse_to_grade_unsafely(submissions, sandbox)
     references = {number: nbformat.read(path, as_version=4) for number, path in course_notebooks(course).items()}
     key = Key.of_course(course, key_items)
     plan = _plan(submissions, references, log)
     numbers = sorted({n for notebooks in plan.values() for n in notebooks})
     header = header_for(numbers, references)
-    done: dict[str, dict] = {}
-    if resume and out is not None and out.exists():
-        with open(out, newline="", encoding="utf-8") as handle:
-            done = {row["student"]: row for row in csv.DictReader(handle) if row.get("student") in plan}
-        log(f"grade: resuming: {len(done)} student(s) already in {out.name}")
-    results: dict[str, dict[str, Graded]] = {s: {} for s in plan if s not in done}
-    rows = dict(done)
-    lock = threading.Lock()
-    changed = threading.Event()
+    rows = _already_graded(out, plan, log) if resume else {}
 
-    def one(student: str, number: str, path: Path) -> None:
-        if changed.is_set():
-            return
+    def grade(student: str, number: str, path: Path) -> Graded | None:
         graded = grade_notebook(path, references[number], number, student, key, limits, smoke, sandbox)
+        if not key.unchanged():
+            return None
         counts = {v: list(graded.verdicts.values()).count(v) for v in ("correct", "wrong", "unanswered")}
-        with lock:
-            if not key.unchanged():
-                changed.set()
-                return
-            results[student][number] = graded
-            log(f"grade: {student}: notebook {number}: {graded.status} ({graded.seconds:.1f} s), "
-                + ", ".join(f"{n} {v}" for v, n in counts.items()))
-            if len(results[student]) == len(plan[student]):
-                rows[student] = row_for(student, results[student], numbers, references)
-                if out is not None:
-                    write_csv(out, header, list(rows.values()))
+        log(f"grade: {student}: notebook {number}: {graded.status} ({graded.seconds:.1f} s), "
+            + ", ".join(f"{n} {v}" for v, n in counts.items()))
+        return graded
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(one, s, n, p) for s in results for n, p in plan[s].items()]
-        for future in futures:
-            future.result()
-    for student in results:  # students who handed in no course notebook
-        if student not in rows and not changed.is_set():
-            rows[student] = row_for(student, {}, numbers, references)
-    if changed.is_set():
+    def record(student: str, results: dict) -> None:
+        rows[student] = row_for(student, results, numbers, references)
+        if out is not None:
+            write_csv(out, header, list(rows.values()))
+
+    pending = [student for student in plan if student not in rows]
+    if not _grade_in_parallel(plan, pending, grade, record, jobs):
         raise SystemExit("the course's files changed while grading (the answer key, the package or the notebooks): "
                          "stopped; the CSV holds the students graded before")
+    for student in pending:  # students who handed in no course notebook
+        rows.setdefault(student, row_for(student, {}, numbers, references))
     if out is not None:
         write_csv(out, header, list(rows.values()))
     return header, sorted(rows.values(), key=lambda row: row["student"])

@@ -47,7 +47,11 @@ COLAB_NOTE = "In Colab, the next cell installs the course helpers; elsewhere it 
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 COLAB_URL = re.compile(r"https://colab\.research\.google\.com/github/[^/\s)]+/[^/\s)]+/blob/[^/\s)]+/notebooks/")
 KEPT_CELL_METADATA = ("tags", "slideshow")
-# A path of the machine that ran a notebook (which no stored output, slide or web page should show)
+# Where an absolute file path starts, Unix or Windows (not inside a word, a URL or a relative path);
+# the export (tools/export.py) shortens paths into installed libraries from there.
+PATH_START = r"(?<![\w.:/])(?:/|[A-Za-z]:\\)"
+# An absolute path into a home, temporary or system folder, in a notebook's JSON (where a Windows
+# backslash is written twice): what a stored output must not show.
 ABSOLUTE_PATH = re.compile(r"(?<![\w.:/])(?:/(?:home|root|tmp|Users|work|var|opt|usr|private|mnt)/|[A-Za-z]:\\\\)")
 # Cells that draw a figure or a widget appear as fragments when the notebook is presented as slides.
 FIGURE_CELL = re.compile(r"plt\.show\(\)|_(stepper|calculator|explorer)\(")
@@ -88,19 +92,20 @@ if "google.colab" in sys.modules:
     )'''
 
 
-def _tags(cell) -> list[str]:
+def tags(cell) -> list[str]:
+    """The cell's tags (a copy: changing the list changes nothing)."""
     return list(cell.get("metadata", {}).get("tags", []))
 
 
 def is_checked(cell) -> bool:
-    return cell.cell_type == "code" and CHECK_TAG in _tags(cell)
+    return cell.cell_type == "code" and CHECK_TAG in tags(cell)
 
 
 def sync_notebook(nb, name: str, repository: str, branch: str, badge_branch: str) -> None:
     """Put the badge cell first and the install cell as the first code cell, just after its Colab note,
     with current sources. The badge opens the notebook of `badge_branch` (the student edition); the
     install cell installs the package from `branch`."""
-    badge = next((c for c in nb.cells if BADGE_TAG in _tags(c)), None)
+    badge = next((c for c in nb.cells if BADGE_TAG in tags(c)), None)
     if badge is None:
         badge = nbformat.v4.new_markdown_cell(metadata={"tags": [BADGE_TAG]})
     else:
@@ -110,7 +115,7 @@ def sync_notebook(nb, name: str, repository: str, branch: str, badge_branch: str
     badge.metadata["slideshow"] = {"slide_type": "skip"}
     nb.cells.insert(0, badge)
 
-    install = next((c for c in nb.cells if INSTALL_TAG in _tags(c)), None)
+    install = next((c for c in nb.cells if INSTALL_TAG in tags(c)), None)
     if install is None:
         install = nbformat.v4.new_code_cell(metadata={"tags": [INSTALL_TAG]})
     else:
@@ -119,14 +124,14 @@ def sync_notebook(nb, name: str, repository: str, branch: str, badge_branch: str
     install.outputs = []
     install.execution_count = None
     install.metadata["slideshow"] = {"slide_type": "skip"}
-    note = next((c for c in nb.cells if NOTE_TAG in _tags(c)), None)
+    note = next((c for c in nb.cells if NOTE_TAG in tags(c)), None)
     note = note or next((c for c in nb.cells if c.cell_type == "markdown" and "the next cell" in c.source.lower()
                          and "colab" in c.source.lower()), None)
     if note is None:
         note = nbformat.v4.new_markdown_cell(COLAB_NOTE)
     else:
         nb.cells.remove(note)
-    note.metadata["tags"] = list(dict.fromkeys([*_tags(note), NOTE_TAG]))
+    note.metadata["tags"] = list(dict.fromkeys([*tags(note), NOTE_TAG]))
     note.metadata["slideshow"] = {"slide_type": "skip"}
     first_code = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), len(nb.cells))
     nb.cells[first_code:first_code] = [note, install]

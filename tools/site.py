@@ -30,8 +30,19 @@ import nbformat
 
 from course_utils import settings
 from tools import editions
-from tools.notebooks import ABSOLUTE_PATH, BADGE_IMAGE, INSTALL_TAG, NOTE_TAG, README, ROOT, course_location, notebook_paths, run_notebook
-from tools.slides import asset_sources, hide_machine_paths, remote_loads, replace_widgets
+from tools.export import asset_sources, hide_machine_paths, remote_loads, replace_widgets
+from tools.notebooks import (
+    ABSOLUTE_PATH,
+    BADGE_IMAGE,
+    INSTALL_TAG,
+    NOTE_TAG,
+    README,
+    ROOT,
+    course_location,
+    notebook_paths,
+    run_notebook,
+    tags,
+)
 
 CONFIG = Path(__file__).resolve().parent / "site_config"
 WORK = ROOT / "build" / "site"
@@ -72,6 +83,49 @@ def home_page(readme: str, built: set[str], repository: str, branch: str) -> str
     return f"{text}\n\n```{{toctree}}\n:hidden:\n:maxdepth: 1\n:caption: Notebooks\n\n{chapters}\n```\n"
 
 
+def _chapter(path: Path, smoke: bool, solutions: bool, run: bool, work: Path, rerun: bool):
+    """One notebook as the site shows it: solutions left out (unless asked), run when `run`, widgets
+    replaced by their figures, the machine's paths hidden, Colab's plumbing removed, the badge local."""
+    nb = nbformat.read(path, as_version=4)
+    if not solutions:
+        nb.cells = [c for c in nb.cells if not editions.is_solution(c)]
+    if run:
+        nb = _run(nb, path.stem, smoke, work / "executed", rerun)
+    replace_widgets(nb)
+    hide_machine_paths(nb)
+    for cell in nb.cells:
+        if {INSTALL_TAG, NOTE_TAG} & set(tags(cell)):  # Colab's plumbing: not on the site
+            cell.metadata["tags"] = [*tags(cell), "remove-cell"]
+        if cell.cell_type == "markdown":
+            cell.source = cell.source.replace(BADGE_IMAGE, "../_static/colab-badge.svg")
+    return nb
+
+
+def _sphinx(source: Path, work: Path) -> Path:
+    """Run Sphinx on `source`; return the folder of pages. MyST-NB puts its copies of the notebooks next
+    to that folder, so it is in `work`, not where the site goes."""
+    from sphinx.cmd.build import build_main
+
+    html = work / "html"
+    shutil.rmtree(html, ignore_errors=True)
+    warnings = work / "warnings.txt"
+    status = build_main(["-b", "html", "-q", "-d", str(work / "doctrees"), "-w", str(warnings), str(source), str(html)])
+    if status != 0:
+        raise SystemExit(f"sphinx failed (exit {status}); its warnings are in {warnings}")
+    return html
+
+
+def _check_offline_and_private(out: Path) -> None:
+    """Fail when a page would load from the network or shows a path of this machine."""
+    pages = {str(page.relative_to(out)): page.read_text(encoding="utf-8") for page in out.rglob("*.html")}
+    remote = {name: found for name, found in ((n, remote_loads(text)) for n, text in pages.items()) if found}
+    if remote:
+        raise SystemExit(f"pages would load from the network: {dict(list(remote.items())[:3])}")
+    local = {name: match.group(0) for name, match in ((n, ABSOLUTE_PATH.search(t)) for n, t in pages.items()) if match}
+    if local:
+        raise SystemExit(f"pages show a path of this machine: {local} (print paths relative to the course)")
+
+
 def build(names: list[str] | None = None, out: Path = ROOT / "site", smoke: bool | None = None, solutions: bool = False,
           rerun: bool = False, work: Path = WORK, execute: bool | Collection[str] = True) -> Path:
     """Build the site into `out`; return its index.html.
@@ -79,8 +133,6 @@ def build(names: list[str] | None = None, out: Path = ROOT / "site", smoke: bool
     `execute` is True (run every notebook), False (publish them as stored) or the names of the
     notebooks to run.
     """
-    from sphinx.cmd.build import build_main
-
     smoke = settings.smoke() if smoke is None else smoke
     paths = notebook_paths(names)
     repository, branch = course_location()
@@ -90,39 +142,14 @@ def build(names: list[str] | None = None, out: Path = ROOT / "site", smoke: bool
     shutil.copytree(asset_sources()["mathjax"], source / "_static" / "mathjax")
     (source / "notebooks").mkdir()
     for path in paths:
-        nb = nbformat.read(path, as_version=4)
-        if not solutions:
-            nb.cells = [c for c in nb.cells if not editions.is_solution(c)]
-        if execute is True or (execute is not False and path.stem in execute):
-            nb = _run(nb, path.stem, smoke, work / "executed", rerun)
-        replace_widgets(nb)
-        hide_machine_paths(nb)
-        for cell in nb.cells:
-            if {INSTALL_TAG, NOTE_TAG} & set(cell.metadata.get("tags", [])):  # Colab's plumbing: not on the site
-                cell.metadata["tags"] = [*cell.metadata["tags"], "remove-cell"]
-            if cell.cell_type == "markdown":
-                cell.source = cell.source.replace(BADGE_IMAGE, "../_static/colab-badge.svg")
-        nbformat.write(nb, source / "notebooks" / path.name)
-    built = {p.stem for p in paths}
-    (source / "index.md").write_text(home_page(README.read_text(encoding="utf-8"), built, repository, branch),
-                                     encoding="utf-8")
-    # Sphinx writes into work/html (MyST-NB puts its copies of the notebooks next to that folder), then
-    # the pages are copied to `out`
-    html = work / "html"
-    shutil.rmtree(html, ignore_errors=True)
-    warnings = work / "warnings.txt"
-    status = build_main(["-b", "html", "-q", "-d", str(work / "doctrees"), "-w", str(warnings), str(source), str(html)])
-    if status != 0:
-        raise SystemExit(f"sphinx failed (exit {status}); its warnings are in {warnings}")
+        run = execute is True or (execute is not False and path.stem in execute)
+        nbformat.write(_chapter(path, smoke, solutions, run, work, rerun), source / "notebooks" / path.name)
+    home = home_page(README.read_text(encoding="utf-8"), {p.stem for p in paths}, repository, branch)
+    (source / "index.md").write_text(home, encoding="utf-8")
+    html = _sphinx(source, work)
     shutil.rmtree(out, ignore_errors=True)
     shutil.copytree(html, out)
-    pages = {str(page.relative_to(out)): page.read_text(encoding="utf-8") for page in out.rglob("*.html")}
-    remote = {name: found for name, found in ((n, remote_loads(text)) for n, text in pages.items()) if found}
-    if remote:
-        raise SystemExit(f"pages would load from the network: {dict(list(remote.items())[:3])}")
-    local = {name: match.group(0) for name, match in ((n, ABSOLUTE_PATH.search(t)) for n, t in pages.items()) if match}
-    if local:
-        raise SystemExit(f"pages show a path of this machine: {local} (print paths relative to the course)")
+    _check_offline_and_private(out)
     return out / "index.html"
 
 

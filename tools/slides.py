@@ -23,9 +23,6 @@ bars are left out.
 from __future__ import annotations
 
 import argparse
-import copy
-import html
-import importlib.util
 import re
 import shutil
 import sys
@@ -36,53 +33,20 @@ import nbformat
 
 from course_utils import settings
 from tools.editions import is_solution
+from tools.export import (
+    asset_sources,
+    hide_machine_paths,
+    remote_loads,
+    replace_widgets,
+)
 from tools.notebooks import ROOT, notebook_paths, run_notebook
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "slides_template"
 ASSETS = "_assets"
 REVEAL = f"{ASSETS}/reveal.js"
 MATHJAX = f"{ASSETS}/mathjax"
-WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
-WIDGET_NOTE = (
-    '<p class="course-widget-note">Interactive widget: its controls work in JupyterLab or Colab. '
-    "Shown here: {what}.</p>"
-)
 # nbconvert rewrites the head (attributes in any order): find the tag, then its content.
 RUN_MODE_TAG = re.compile(r'<meta\b[^>]*\bname="course-run-mode"[^>]*>')
-# The models a progress bar is made of (tqdm.auto draws an HBox of two labels and a bar).
-PROGRESS_PARTS = {"HBoxModel", "HTMLModel", "LabelModel", "FloatProgressModel", "IntProgressModel"}
-# where an installed library's file lies on the machine that ran the notebook (named by its warnings)
-INSTALLED = re.compile(r"(?<![\w.])(?:/|[A-Za-z]:\\)[^\s'\"()<>]*?[/\\]+(?:site|dist)-packages[/\\]+")
-# A tag or a style rule that makes the browser fetch something, when its address is remote.
-REMOTE_LOAD = re.compile(
-    r"""<(?:script|img|iframe|audio|video|source|embed)\b[^>]*\bsrc\s*=\s*["']?(?:https?:)?//"""
-    r"""|<link\b[^>]*\bhref\s*=\s*["']?(?:https?:)?//"""
-    r"""|@import\s+(?:url\()?\s*["']?(?:https?:)?//"""
-    r"""|url\(\s*["']?(?:https?:)?//""",
-    re.IGNORECASE,
-)
-
-
-def _package_dir(module: str) -> Path:
-    """The folder of an installed package, found without importing it (sphinx_revealjs imports Sphinx)."""
-    spec = importlib.util.find_spec(module)
-    if spec is None or not spec.submodule_search_locations:
-        raise SystemExit(
-            f"the slides need the package {module!r}, which is not installed: "
-            "pip install -e '.[slides]' (make slides does this)"
-        )
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
-def asset_sources() -> dict[str, Path]:
-    """Where the local copies of reveal.js and MathJax come from."""
-    reveal = _package_dir("sphinx_revealjs") / "_static" / "revealjs"
-    mathjax = _package_dir("jupyter_server_mathjax") / "static"
-    for path in (reveal / "dist" / "reveal.js", reveal / "plugin" / "notes" / "notes.js", mathjax / "MathJax.js"):
-        if not path.is_file():
-            raise SystemExit(f"expected {path.name} in the installed package at {path.parent}, but it is missing")
-    return {"reveal": reveal, "mathjax": mathjax}
 
 
 def copy_assets(out: Path) -> None:
@@ -95,89 +59,11 @@ def copy_assets(out: Path) -> None:
     shutil.copytree(sources["mathjax"], out / MATHJAX, dirs_exist_ok=True)
 
 
-def _walk(model_id: str, state: dict, seen: set[str] | None = None) -> list[dict]:
-    """A widget's model and the models of its children, depth first, in the order they are laid out."""
-    seen = set() if seen is None else seen
-    if model_id in seen or model_id not in state:
-        return []
-    seen.add(model_id)
-    found = [state[model_id]]
-    for child in state[model_id].get("state", {}).get("children", []):
-        if isinstance(child, str) and child.startswith("IPY_MODEL_"):
-            found += _walk(child[len("IPY_MODEL_"):], state, seen)
-    return found
-
-
-def static_outputs(view: dict, state: dict) -> list:
-    """What a slide shows in place of one widget.
-
-    A widget with an Output area (the course's steppers and explorers) becomes a line saying where the
-    interactive version runs, then the figure it drew at its starting values. A progress bar (tqdm's,
-    drawn while training) is left out: once the cell has finished it says nothing.
-    """
-    models = _walk(view.get("model_id", ""), state)
-    names = {m.get("model_name", "") for m in models}
-    shown = [nbformat.from_dict(copy.deepcopy(o)) for m in models if m.get("model_name") == "OutputModel"
-             for o in m.get("state", {}).get("outputs", []) if o.get("output_type") != "stream"]
-    if not shown and names <= PROGRESS_PARTS and names & {"FloatProgressModel", "IntProgressModel"}:
-        return []
-    what = "its figure at the starting values" if shown else "nothing (its output appears once it is used)"
-    note = nbformat.v4.new_output("display_data", data={"text/html": WIDGET_NOTE.format(what=what)})
-    return [note] + shown
-
-
-def replace_widgets(nb) -> int:
-    """Swap every widget output for what it showed (kept in the widget state); return how many were swapped."""
-    state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
-    replaced = 0
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        outputs = []
-        for output in cell.get("outputs", []):
-            view = output.get("data", {}).get(WIDGET_VIEW)
-            if view is None:
-                outputs.append(output)
-            else:
-                outputs += static_outputs(view, state)
-                replaced += 1
-        cell.outputs = outputs
-    nb.metadata.pop("widgets", None)
-    return replaced
-
-
-def hide_machine_paths(nb, root: Path = ROOT) -> int:
-    """Shorten the run's file paths in printed outputs (the course's to relative, a library's to
-    site-packages/...), as a public page should not show them; return how many were shortened."""
-    count = 0
-
-    def shorten(text: str) -> str:
-        nonlocal count
-        text, n = INSTALLED.subn("site-packages/", text)
-        count += n + text.count(f"{root}/")
-        return text.replace(f"{root}/", "")
-
-    for cell in nb.cells:
-        for output in cell.get("outputs", []):
-            if "text" in output:
-                output.text = shorten(output.text)
-            if isinstance(output.get("data", {}).get("text/plain"), str):
-                output.data["text/plain"] = shorten(output.data["text/plain"])
-            if "traceback" in output:
-                output.traceback = [shorten(line) for line in output.traceback]
-    return count
-
-
 def title_of(nb, fallback: str) -> str:
     for cell in nb.cells:
         if cell.cell_type == "markdown" and cell.source.startswith("# "):
             return cell.source.splitlines()[0][2:].strip()
     return fallback
-
-
-def remote_loads(page: str) -> list[str]:
-    """Snippets of a page that would make a browser fetch something from the network."""
-    return [page[max(0, m.start() - 20): m.end() + 60].replace("\n", " ") for m in REMOTE_LOAD.finditer(page)]
 
 
 def export(nb, theme: str = "white") -> str:
@@ -196,7 +82,10 @@ def export(nb, theme: str = "white") -> str:
 
 
 def write_index(out: Path) -> Path:
-    """slides/index.html: a link to every slideshow in the folder, in course order, with how it was run."""
+    """slides/index.html: a link to every slideshow in the folder, in course order, with how it was run
+    (the page is the template slides_template/course_index.html.j2, as the slideshows are templates too)."""
+    import jinja2
+
     items = []
     for path in notebook_paths():
         page = out / f"{path.stem}.slides.html"
@@ -205,30 +94,11 @@ def write_index(out: Path) -> Path:
         tag = RUN_MODE_TAG.search(page.read_text(encoding="utf-8"))
         mode = re.search(r'\bcontent="([a-z]+)"', tag.group(0)).group(1) if tag else "no"
         note = f"run in {mode} mode" if mode in ("smoke", "full") else "not run: stored outputs only"
-        title = title_of(nbformat.read(path, as_version=4), path.stem)
-        items.append(f'  <li><a href="{html.escape(page.name)}">{html.escape(title)}</a> ({note})</li>')
+        items.append({"page": page.name, "title": title_of(nbformat.read(path, as_version=4), path.stem), "note": note})
+    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE_DIR), autoescape=True,
+                                     keep_trailing_newline=True)
     index = out / "index.html"
-    index.write_text(
-        f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>CNN course: slides</title>
-<style>body {{ font-family: sans-serif; max-width: 44em; margin: 3em auto; line-height: 1.6; }}</style>
-</head>
-<body>
-<h1>CNN course: slides</h1>
-<p>Each notebook as a reveal.js slideshow. The arrow keys move between slides, <kbd>S</kbd> opens the
-speaker view, <kbd>F</kbd> goes full screen, <kbd>Esc</kbd> shows all slides at once.
-Everything loads from this folder: no network needed.</p>
-<ol>
-{chr(10).join(items)}
-</ol>
-</body>
-</html>
-""",
-        encoding="utf-8",
-    )
+    index.write_text(environment.get_template("course_index.html.j2").render(items=items), encoding="utf-8")
     return index
 
 
@@ -246,10 +116,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def slideshow(path: Path, args) -> tuple[str | None, str]:
+    """(the page, a line saying what was done) for one notebook, or (None, why it failed)."""
+    nb = nbformat.read(path, as_version=4)
+    if not args.solutions:
+        nb.cells = [c for c in nb.cells if not is_solution(c)]
+    mode = "smoke" if args.smoke else "full"
+    if args.execute:
+        print(f"{path.name}: running in {mode} mode", flush=True)
+        try:
+            run_notebook(nb, smoke=args.smoke, timeout=1800)
+        except Exception as error:  # noqa: BLE001 -- report every failing notebook, then stop
+            last_line = (str(error).strip().splitlines() or [""])[-1]
+            return None, f"{path.name}: {type(error).__name__}: {last_line}"
+    nb.metadata["course_slides"] = {"mode": mode if args.execute else "no"}
+    widgets = replace_widgets(nb)
+    hide_machine_paths(nb)
+    page = export(nb, theme=args.theme)
+    remote = remote_loads(page)
+    if remote:
+        return None, f"{path.name}: the page would load from the network: {remote[:3]}"
+    return page, f"{len(page) / 1e6:.1f} MB, {widgets} widget(s) made static"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-
     paths = notebook_paths(args.names)
     themes = sorted(p.stem for p in (asset_sources()["reveal"] / "dist" / "theme").glob("*.css"))
     if args.theme not in themes:
@@ -257,35 +149,18 @@ def main(argv: list[str] | None = None) -> int:
     args.out = args.out.resolve()
     args.out.mkdir(parents=True, exist_ok=True)
     copy_assets(args.out)
-    mode = "smoke" if args.smoke else "full"
     failed = []
     for path in paths:
-        nb = nbformat.read(path, as_version=4)
-        if not args.solutions:
-            nb.cells = [c for c in nb.cells if not is_solution(c)]
         start = time.perf_counter()
-        if args.execute:
-            print(f"{path.name}: running in {mode} mode", flush=True)
-            try:
-                run_notebook(nb, smoke=args.smoke, timeout=1800)
-            except Exception as error:  # noqa: BLE001 -- report every failing notebook, then stop
-                last_line = (str(error).strip().splitlines() or [""])[-1]
-                failed.append(f"{path.name}: {type(error).__name__}: {last_line}")
-                print(f"{path.name}: FAILED, no slides written", flush=True)
-                continue
-        nb.metadata["course_slides"] = {"mode": mode if args.execute else "no"}
-        widgets = replace_widgets(nb)
-        hide_machine_paths(nb)
-        page = export(nb, theme=args.theme)
-        remote = remote_loads(page)
-        if remote:
-            failed.append(f"{path.name}: the page would load from the network: {remote[:3]}")
+        page, said = slideshow(path, args)
+        if page is None:
+            failed.append(said)
+            print(f"{path.name}: FAILED, no slides written", flush=True)
             continue
         target = args.out / f"{path.stem}.slides.html"
         target.write_text(page, encoding="utf-8")
         print(f"{path.name}: wrote {target.relative_to(ROOT) if target.is_relative_to(ROOT) else target} "
-              f"({len(page) / 1e6:.1f} MB, {widgets} widget(s) made static, {time.perf_counter() - start:.1f} s)",
-              flush=True)
+              f"({said}, {time.perf_counter() - start:.1f} s)", flush=True)
     index = write_index(args.out)
     if failed:
         print("\n".join(["slides not written for:"] + failed), file=sys.stderr)
