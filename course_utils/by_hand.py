@@ -2,7 +2,9 @@
 
 Derived step by step in notebooks/02_convolution_by_hand.ipynb (cross-correlation, true
 convolution, channels, im2col) and notebooks/03_padding_stride_pooling.ipynb (stride, padding,
-pooling). Every function checks its arguments and names the one that is wrong. SEED_EXAMPLES holds
+pooling). Every function checks its arguments and names the one that is wrong, and computes in a
+wide type: integers (and booleans) as 64-bit integers, half precision as 32-bit floats, so that an
+8-bit image does not wrap around at 256. SEED_EXAMPLES holds
 the lectures' worked examples that these functions are checked on (and that the sliding-window
 stepper of course_utils.widgets steps through).
 """
@@ -48,8 +50,12 @@ SEED_EXAMPLES: dict[str, tuple[np.ndarray, np.ndarray]] = {
 
 
 # ----------------------------------------------------------------------------- argument checks
+# Sizes beyond this are mistakes, not lessons: a padding of a million cells would need terabytes.
+MAX_SIZE = 100_000
+
+
 def _pair(value, name: str, minimum: int) -> tuple[int, int]:
-    """Return (height, width) from an int or a pair of ints, each at least `minimum`."""
+    """Return (height, width) from an int or a pair of ints, each at least `minimum` and at most MAX_SIZE."""
     values = value if isinstance(value, (tuple, list)) else (value, value)
     if len(values) != 2 or any(isinstance(v, bool) or not isinstance(v, Integral) for v in values):
         raise ValueError(f"{name} must be an integer or a pair of integers (height, width), got {value!r}")
@@ -57,6 +63,9 @@ def _pair(value, name: str, minimum: int) -> tuple[int, int]:
     if min(pair) < minimum:
         what = "at least 1" if minimum == 1 else "0 or more"
         raise ValueError(f"{name} must be {what}, got {value!r}")
+    if max(pair) > MAX_SIZE:
+        raise ValueError(f"{name} must be at most {MAX_SIZE:,} (a by-hand computation of that size would never end), "
+                         f"got {value!r}")
     return pair
 
 
@@ -68,7 +77,15 @@ def _array(value, name: str, ndim: int, shape_hint: str) -> np.ndarray:
         raise ValueError(f"{name} must be {ndim}-D ({shape_hint}), got shape {array.shape}")
     if array.size == 0:
         raise ValueError(f"{name} is empty (shape {array.shape}); it needs at least one element per axis")
-    return array.astype(np.result_type(array.dtype, np.float32)) if array.dtype == bool else array
+    if array.dtype.kind in "fc" and not np.isfinite(array).all():
+        raise ValueError(f"{name} holds {int((~np.isfinite(array)).sum())} NaN or infinite value(s); every result "
+                         "they touch would be NaN too")
+    # A wide type for the arithmetic: uint8 pixels times a uint8 kernel would wrap around at 256.
+    if array.dtype == bool or np.issubdtype(array.dtype, np.integer):
+        return array.astype(np.int64)
+    if array.dtype == np.float16:
+        return array.astype(np.float32)
+    return array
 
 
 def _output_shape(in_hw, kernel_hw, stride, padding, what: str = "kernel") -> tuple[int, int]:
@@ -87,7 +104,8 @@ def _output_shape(in_hw, kernel_hw, stride, padding, what: str = "kernel") -> tu
 def pad2d(X, padding=0) -> np.ndarray:
     """Return X with `padding` rows/columns of zeros added on every side of its last two axes."""
     ph, pw = _pair(padding, "padding", 0)
-    X = np.asarray(X)
+    array = np.asarray(X)
+    X = _array(X, "X", max(2, array.ndim), "height x width, with any axes before them")
     widths = [(0, 0)] * (X.ndim - 2) + [(ph, ph), (pw, pw)]
     return np.pad(X, widths)
 
@@ -162,11 +180,11 @@ def pool2d(X, size, stride=None, mode: str = "max", padding=0) -> np.ndarray:
     ph_pw = _pair(padding, "padding", 0)
     kh, kw = _pair(size, "size", 1)
     s = (kh, kw) if stride is None else _pair(stride, "stride", 1)
-    if mode not in ("max", "avg"):
+    if not isinstance(mode, str) or mode not in ("max", "avg"):
         raise ValueError(f"mode must be 'max' or 'avg', got {mode!r}")
     if ph_pw[0] > kh // 2 or ph_pw[1] > kw // 2:
         raise ValueError(f"padding {padding!r} must be at most half the window size {(kh, kw)}, as in PyTorch")
-    out_h, out_w = _output_shape(X.shape, (kh, kw), s, ph_pw, what="pooling window")
+    out_h, out_w = _output_shape(X.shape, (kh, kw), s, ph_pw, what="pooling window (size)")
     fill = -np.inf if mode == "max" else 0
     X = np.pad(X.astype(float), [(ph_pw[0], ph_pw[0]), (ph_pw[1], ph_pw[1])], constant_values=fill)
     Y = np.zeros((out_h, out_w))
@@ -188,7 +206,7 @@ def im2col(X, kernel_size, stride=1, padding=0) -> np.ndarray:
     X = _array(X, "X", 3, "channels x height x width")
     kh, kw = _pair(kernel_size, "kernel_size", 1)
     s, p = _pair(stride, "stride", 1), _pair(padding, "padding", 0)
-    out_h, out_w = _output_shape(X.shape[1:], (kh, kw), s, p)
+    out_h, out_w = _output_shape(X.shape[1:], (kh, kw), s, p, what="kernel (kernel_size)")
     X = pad2d(X, p)
     cols = np.empty((X.shape[0], kh, kw, out_h, out_w), dtype=X.dtype)
     for a in range(kh):  # one strided slice per kernel position: kh * kw copies, not out_h * out_w

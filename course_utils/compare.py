@@ -130,7 +130,20 @@ def _shape(value: Any) -> tuple[int, ...]:
     return tuple(value.shape) if hasattr(value, "shape") else np.shape(value)
 
 
+def _numeric(value: Any, name: str, function: str) -> None:
+    """Refuse what cannot be compared as numbers (None, text, objects), naming the argument."""
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, (torch.Tensor, np.ndarray)) for v in value):
+        return
+    if isinstance(value, torch.Tensor):
+        return
+    array = np.asarray(value) if not isinstance(value, (str, bytes)) else np.asarray([value])
+    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise TypeError(f"{function}: {name} must be numbers (an array, a tensor or a number), got {type(value).__name__}")
+
+
 def _compare(actual: Any, expected: Any, exact: bool, atol: float, rtol: float, argument: str) -> Check:
+    _numeric(actual, "actual", argument)
+    _numeric(expected, "expected", argument)
     pairs = _pairs(actual, expected, argument)
     ok, largest = True, 0.0
     for a, b in pairs:
@@ -162,8 +175,8 @@ def close(actual: Any, expected: Any, *, atol: float = 1e-8, rtol: float = 1e-5)
     torch.allclose for two tensors, numpy.allclose otherwise), shown with the largest difference.
     Lists of tensors (a network's gradients) compare entry by entry."""
     for name, tolerance in (("atol", atol), ("rtol", rtol)):
-        if not isinstance(tolerance, (int, float)) or isinstance(tolerance, bool) or not tolerance >= 0:
-            raise ValueError(f"close: {name} must be a number of at least 0, e.g. {name}=1e-6; got {tolerance!r}")
+        if not isinstance(tolerance, (int, float)) or isinstance(tolerance, bool) or not 0 <= tolerance < math.inf:
+            raise ValueError(f"close: {name} must be a finite number of at least 0, e.g. {name}=1e-6; got {tolerance!r}")
     return _compare(actual, expected, False, float(atol), float(rtol), "close")
 
 
@@ -185,6 +198,11 @@ def bound(value: Any, *, above: float | None = None, below: float | None = None,
         raise TypeError(f"bound: value must be a number; got {type(value).__name__}")
     limits = {"above": above, "below": below, "at_least": at_least, "at_most": at_most}
     given = {name: limit for name, limit in limits.items() if limit is not None}
+    for name, limit in given.items():
+        if isinstance(limit, torch.Tensor) and limit.numel() == 1:
+            given[name] = limit = limit.item()
+        if isinstance(limit, bool) or not isinstance(limit, (int, float, np.number)) or math.isnan(limit):
+            raise TypeError(f"bound: {name} must be a number, e.g. {name}=0.5; got {limit!r}")
     if not given:
         raise ValueError("bound: give at least one of above, below, at_least, at_most, e.g. bound(loss, below=2.5)")
     if above is not None and at_least is not None or below is not None and at_most is not None:

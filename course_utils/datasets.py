@@ -154,9 +154,14 @@ class ImageFiles:
 
         self.items, self.skipped = [], []
         for path, label in items:
+            path = Path(path)
+            if not path.is_file():  # a folder, a named pipe or a device: opening it could wait for ever
+                self.skipped.append(path)
+                continue
             try:
                 with Image.open(path) as image:
-                    image.verify()  # reads the structure without decoding every pixel
+                    image.draft("RGB", (max(1, image.width // 8), max(1, image.height // 8)))  # JPEG: decode at 1/8
+                    image.load()  # reads to the end, so a truncated file fails here, not in the middle of an epoch
                 self.items.append((path, label))
             except Exception:  # noqa: BLE001 - any failure means the file cannot be used
                 self.skipped.append(path)

@@ -111,6 +111,8 @@ def tf_padding(n: int, kernel_size: int, stride: int, mode: str) -> TFPadding:
     n = _int(n, "n", 1)
     k = _int(kernel_size, "kernel_size", 1)
     s = _int(stride, "stride", 1)
+    if not isinstance(mode, str) or mode.upper() not in ("VALID", "SAME"):
+        raise ValueError(f"mode must be 'VALID' or 'SAME', got {mode!r}")
     if mode.upper() == "VALID":
         if k > n:
             raise ValueError(f"kernel_size={k} is larger than n={n}; VALID padding needs kernel_size <= n")
@@ -122,6 +124,9 @@ def tf_padding(n: int, kernel_size: int, stride: int, mode: str) -> TFPadding:
     raise ValueError(f"mode must be 'VALID' or 'SAME', got {mode!r}")
 
 
+MAX_SEARCHED = 100_000  # what_would_fit tries sizes one by one up to this
+
+
 def fits_exactly(n: int, kernel_size: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> bool:
     """True when the last window ends exactly at the padded input's edge (nothing is dropped)."""
     n, k, s, p, d = _check(n, kernel_size, stride, padding, dilation)
@@ -129,8 +134,13 @@ def fits_exactly(n: int, kernel_size: int, stride: int = 1, padding: int = 0, di
 
 
 def what_would_fit(n: int, kernel_size: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> list[str]:
-    """Nearby settings that fit exactly, changing one of padding, stride or kernel_size."""
+    """Nearby settings that fit exactly, changing one of padding, stride or kernel_size (searched among
+    sizes up to MAX_SEARCHED)."""
     n, k, s, p, d = _check(n, kernel_size, stride, padding, dilation)
+    for name, value in (("n", n), ("kernel_size", k), ("stride", s), ("padding", p), ("dilation", d)):
+        if value > MAX_SEARCHED:
+            raise ValueError(f"what_would_fit searches settings one by one: {name}={value:,} is more than "
+                             f"{MAX_SEARCHED:,}; conv_output_size gives the output size of any size")
     suggestions = []
     for extra in range(1, s + 1):
         if (n + 2 * (p + extra) - d * (k - 1) - 1) % s == 0:
@@ -158,8 +168,9 @@ def explain_output_size(n: int, kernel_size: int, stride: int = 1, padding: int 
     if numerator % s:
         dropped = numerator % s
         text += (f"\n{numerator}/{s} is not a whole number: the windows do not fit, and the last {dropped} "
-                 f"row(s)/column(s) of the padded input are never covered. Would fit: "
-                 + "; ".join(what_would_fit(n, k, s, p, d)))
+                 f"row(s)/column(s) of the padded input are never covered.")
+        if max(n, k, s, p, d) <= MAX_SEARCHED:
+            text += " Would fit: " + "; ".join(what_would_fit(n, k, s, p, d))
     return text
 
 
@@ -188,6 +199,8 @@ def _first(value):
 def _layer_specs(layers) -> list[tuple[int, int, int]]:
     specs = []
     modules = layers.modules() if hasattr(layers, "modules") else layers
+    if isinstance(modules, (str, bytes)) or not hasattr(modules, "__iter__"):
+        raise TypeError(f"layers must be a list of (kernel_size, stride) tuples or a torch model, got {layers!r}")
     for layer in modules:
         if isinstance(layer, (tuple, list)):
             if len(layer) not in (2, 3):
@@ -204,18 +217,24 @@ def _layer_specs(layers) -> list[tuple[int, int, int]]:
     return specs
 
 
+def _size_pair(value, name: str) -> tuple[int, int]:
+    """(height, width) from a size or a pair of sizes, each a positive integer."""
+    pair = value if isinstance(value, (tuple, list)) else (value, value)
+    if len(pair) != 2:
+        raise ValueError(f"{name} must be an integer or a pair (height, width), got {value!r}")
+    return _int(pair[0], name, 1), _int(pair[1], name, 1)
+
+
 def conv_params(in_channels: int, out_channels: int, kernel_size, bias: bool = True) -> int:
     """Weights (and biases) of a conv layer: out * in * kh * kw (+ out)."""
     c_in = _int(in_channels, "in_channels", 1)
     c_out = _int(out_channels, "out_channels", 1)
-    kh, kw = kernel_size if isinstance(kernel_size, (tuple, list)) else (kernel_size, kernel_size)
-    kh, kw = _int(kh, "kernel_size", 1), _int(kw, "kernel_size", 1)
+    kh, kw = _size_pair(kernel_size, "kernel_size")
     return c_out * c_in * kh * kw + (c_out if bias else 0)
 
 
 def conv_mult_adds(in_channels: int, out_channels: int, kernel_size, output_size) -> int:
     """Multiply-adds of a conv layer: one kernel-sized dot product per output value."""
-    oh, ow = output_size if isinstance(output_size, (tuple, list)) else (output_size, output_size)
-    oh, ow = _int(oh, "output_size", 1), _int(ow, "output_size", 1)
+    oh, ow = _size_pair(output_size, "output_size")
     weights = conv_params(in_channels, out_channels, kernel_size, bias=False)
     return weights * oh * ow

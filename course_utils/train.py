@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
+import tempfile
 from pathlib import Path
 
 import torch
@@ -39,6 +42,7 @@ MODELS = {
     "densenet121": (lambda n: models.densenet121(num_classes=n), ("cats-vs-dogs",)),
 }
 DATASETS = ("mnist", "cats-vs-dogs")
+MAX_IMAGE_SIZE = 1024
 
 
 def parser() -> argparse.ArgumentParser:
@@ -76,10 +80,54 @@ def _check(args, p: argparse.ArgumentParser) -> None:
             p.error(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(args, name)}")
     if args.limit is not None and args.limit < 1:
         p.error(f"--limit must be a positive integer, got {args.limit}")
-    if not args.lr > 0:
-        p.error(f"--lr must be positive, got {args.lr}")
+    if not (args.lr > 0 and math.isfinite(args.lr)):
+        p.error(f"--lr must be a positive, finite number, got {args.lr}")
+    if not (0 <= args.momentum < 1):
+        p.error(f"--momentum must be at least 0 and below 1, got {args.momentum}")
     if args.workers < 0:
         p.error(f"--workers must be 0 or more, got {args.workers}")
+    if args.image_size > MAX_IMAGE_SIZE:
+        p.error(f"--image-size {args.image_size} is more than {MAX_IMAGE_SIZE} pixels a side; the course trains on "
+                "64 to 224")
+    given = set(_given(p, args))
+    if args.optimizer != "sgd" and "momentum" in given:
+        p.error("--momentum is for --optimizer sgd; Adam keeps its own running averages")
+    if args.data != "cats-vs-dogs" and ("data_folder" in given or "image_size" in given):
+        p.error("--data-folder and --image-size are for --data cats-vs-dogs; MNIST's digits are 28x28")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        p.error("--device cuda: this machine has no CUDA GPU (torch.cuda.is_available() is False); use --device cpu")
+    if args.device == "mps" and not torch.backends.mps.is_available():
+        p.error("--device mps: this machine has no Apple-silicon GPU; use --device cpu")
+    for name in ("checkpoint", "history"):
+        problem = _unwritable(getattr(args, name))
+        if problem:
+            p.error(f"--{name} {getattr(args, name)}: {problem}")
+
+
+def _given(p: argparse.ArgumentParser, args) -> list[str]:
+    """The options whose value differs from the default: those the command line set."""
+    return [name for name, value in vars(args).items() if value != p.get_default(name)]
+
+
+def _unwritable(path: Path | None) -> str | None:
+    """Why `path` could not be written at the end of an epoch (None when it can), found before training."""
+    if path is None:
+        return None
+    if path.is_dir():
+        return "is a folder; name a file in it, such as run.pt"
+    if path.exists() and not path.is_file():
+        return "is not a regular file (a device or a pipe); name a file"
+    folder = path.parent
+    while not folder.exists():  # the folders fit makes
+        folder = folder.parent
+    try:  # the one sure test: write a file there (access() says yes to root on /proc, say)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        return f"cannot be written: no file can be made in {folder} ({error.strerror})"
+    if path.exists() and not os.access(path, os.W_OK):
+        return "exists and cannot be written"
+    return None
 
 
 def datasets(args):
@@ -119,7 +167,10 @@ def main(argv: list[str] | None = None) -> training.History:
     if main_process:
         print(f"{args.model} on {source}: {len(train_set)} training and {len(val_set)} validation examples; "
               f"{world} process(es) on {device}; learning rate {lr:g}")
-    train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=not args.no_shuffle, num_workers=args.workers)
+    # A last batch of one example teaches nothing and batch normalisation cannot take it: leave it out.
+    lone_last = math.ceil(len(train_set) / world) % args.batch_size == 1
+    train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=not args.no_shuffle, num_workers=args.workers,
+                              drop_last=lone_last)
     val_loader = DataLoader(val_set, batch_size=256, num_workers=args.workers)
     try:
         history = training.fit(model, train_loader, val_loader, epochs=args.epochs, optimizer=optimizer, device=device,

@@ -5,18 +5,35 @@ used in notebooks/07_training_dogs_vs_cats.ipynb. Under `torchrun` the same `fit
 DistributedDataParallel (notebooks/10_beyond_one_machine.ipynb; `python -m course_utils.train`).
 
 Checkpoints are written after every epoch, atomically (a temporary file, then a rename), and hold
-the model, the optimiser, the scheduler, the history and the random-number state. `fit` called
+the model, the optimiser, the scheduler, the history and the random-number state, as plain data
+(loaded with `weights_only=True`, so that a checkpoint from someone else cannot run code). `fit` called
 again with the same checkpoint resumes after the last finished epoch and ends with the same
 weights as a run that was never interrupted.
+
+What a resume takes from where: the weights, the optimiser's running state (momentum, Adam's
+averages), the schedule, the history and the random numbers come from the checkpoint; the learning
+rate and the optimiser's other settings come from the call, unless a scheduler is given, which then
+sets the learning rate as the schedule says. `fit` prints one line saying which. The optimiser and
+the scheduler must be of the kinds the checkpoint was trained with (a resume continues one run); to
+start a new run from trained weights, load them with `load_checkpoint(path, model)` and train with
+another checkpoint path. One run at a time may write a checkpoint: a second is refused.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import pickle
 import random
+import re
+import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -24,6 +41,7 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.distributed as dist
+from filelock import FileLock, Timeout
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Subset
@@ -32,7 +50,8 @@ from tqdm.auto import tqdm
 from . import settings
 from .models import evaluation_mode, model_device
 
-__all__ = ["History", "fit", "evaluate", "predict", "save_checkpoint", "load_checkpoint", "start_distributed"]
+__all__ = ["History", "fit", "evaluate", "predict", "save_checkpoint", "load_checkpoint", "stale_temporaries",
+           "start_distributed", "watch_the_launcher", "CHECKPOINT_FORMAT"]
 
 
 @dataclass
@@ -79,8 +98,14 @@ class History:
 
 
 # ----------------------------------------------------------------------------- checkpoints
+CHECKPOINT_FORMAT = 2  # 2: plain data only, with the optimizer's and scheduler's kinds
+TEMPORARY_SUFFIX = ".tmp"
+
 def _rng_state() -> dict:
-    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    """Every random-number generator's state, as plain data (tensors, numbers, tuples)."""
+    kind, keys, position, has_gauss, cached = np.random.get_state()
+    state = {"torch": torch.get_rng_state(), "python": random.getstate(),
+             "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), position, has_gauss, cached)}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -88,56 +113,139 @@ def _rng_state() -> dict:
 
 def _set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
+    kind, keys, position, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, np.asarray(keys, dtype=np.int64).astype(np.uint32), position, has_gauss, cached))
     random.setstate(state["python"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _size_of(state) -> int:
+    """Bytes of the tensors in a (nested) state: about what the checkpoint needs on the disk."""
+    if isinstance(state, torch.Tensor):
+        return state.numel() * state.element_size()
+    if isinstance(state, dict):
+        return sum(_size_of(value) for value in state.values())
+    if isinstance(state, (list, tuple)):
+        return sum(_size_of(value) for value in state)
+    return 0
+
+
+def _write_error(path: Path, error: BaseException, needed: int) -> OSError:
+    """The error to raise when writing a checkpoint failed: a full disk said in words."""
+    free = shutil.disk_usage(path.parent).free
+    full = (isinstance(error, OSError) and error.errno == errno.ENOSPC) or free < needed + (1 << 20)
+    if full:
+        return OSError(errno.ENOSPC, f"no space left on the disk while writing checkpoint {path} ({free / 1e6:.0f} MB "
+                                     f"free, about {needed / 1e6:.0f} MB needed); the previous checkpoint is intact")
+    return OSError(f"could not write checkpoint {path} ({type(error).__name__}: {error}); the previous checkpoint "
+                   "is intact")
+
+
 def save_checkpoint(path, model: nn.Module, optimizer=None, scheduler=None, epoch: int = 0,
                     history: History | None = None, scaler=None) -> Path:
-    """Write a checkpoint atomically: a crash while writing leaves the previous checkpoint intact."""
+    """Write a checkpoint atomically: a crash while writing leaves the previous checkpoint intact. The
+    file gets the usual permissions (those of a new file under the umask)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {
+        "format": CHECKPOINT_FORMAT,
         "epoch": epoch,
         "model": model.state_dict(),
         "optimizer": None if optimizer is None else optimizer.state_dict(),
+        "optimizer_type": None if optimizer is None else type(optimizer).__name__,
         "scheduler": None if scheduler is None else scheduler.state_dict(),
+        "scheduler_type": None if scheduler is None else type(scheduler).__name__,
         "scaler": None if scaler is None else scaler.state_dict(),
         "history": None if history is None else history.epochs,
         "rng": _rng_state(),
     }
-    handle, temporary = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    handle, temporary = tempfile.mkstemp(prefix=path.name + ".", suffix=TEMPORARY_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as file:
             torch.save(state, file)
             file.flush()
             os.fsync(file.fileno())
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp's are private (0600)
         os.replace(temporary, path)  # atomic on POSIX and Windows
-    except BaseException:
+    except BaseException as error:
         if os.path.exists(temporary):
             os.remove(temporary)
+        if isinstance(error, (OSError, RuntimeError)):  # torch reports a full disk as a RuntimeError
+            raise _write_error(path, error, _size_of(state)) from error
         raise
     return path
 
 
+def stale_temporaries(path) -> list[Path]:
+    """Unfinished writes of checkpoint `path` that a killed run left beside it."""
+    path = Path(path)
+    return sorted(path.parent.glob(f"{path.name}.*{TEMPORARY_SUFFIX}")) if path.parent.is_dir() else []
+
+
+def _read(path: Path) -> dict:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except PermissionError as error:
+        raise PermissionError(f"cannot read checkpoint {path}: permission denied; check the file's owner and "
+                              "permissions (ls -l)") from error
+    except pickle.UnpicklingError as error:
+        unsafe = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(error))
+        if unsafe is None:  # not a pickle the weights-only reader understands: a damaged or foreign file
+            raise ValueError(f"cannot read checkpoint {path}: it is damaged or not a checkpoint. To start afresh, move "
+                             "it away or give fit another checkpoint path") from error
+        raise ValueError(f"checkpoint {path} holds more than weights and plain data ({unsafe.group(1)}), so it is not "
+                         "loaded: such a file can run code. The course's fit writes only plain data; was this file "
+                         "written by other code or by an older version of the course?") from error
+    except Exception as error:  # noqa: BLE001 - a damaged file fails in many ways inside torch; one message
+        raise ValueError(f"cannot read checkpoint {path}: it is damaged or not a checkpoint ({type(error).__name__}: "
+                         f"{str(error).splitlines()[0][:120]}). To start afresh, move it away or give fit "
+                         "another checkpoint path") from error
+
+
+def _check_same_kind(path: Path, state: dict, what: str, given) -> None:
+    """A resume continues one run: the optimizer (or scheduler) must be of the kind it was trained with."""
+    if f"{what}_type" not in state:  # written before the kinds were recorded
+        return
+    saved, now = state[f"{what}_type"], None if given is None else type(given).__name__
+    if saved != now:
+        raise ValueError(
+            f"checkpoint {path} was trained with {what} {saved or 'none'}, and this call gives {now or 'none'}. A resume "
+            f"continues the same run: give fit the same kind of {what}. To start a new run from the trained weights, "
+            f"load them with training.load_checkpoint({str(path)!r}, model) and train with another checkpoint path.")
+
+
 def load_checkpoint(path, model: nn.Module, optimizer=None, scheduler=None, scaler=None,
                     restore_rng: bool = True) -> tuple[int, History]:
-    """Load a checkpoint into model (and optimizer, scheduler); return (epochs done, history)."""
+    """Load a checkpoint into model (and optimizer, scheduler); return (epochs done, history).
+
+    The optimizer and scheduler, when given, must be of the kinds the checkpoint was trained with, and
+    they take its state, learning rate included (fit then applies the call's learning rate, see the
+    module's docstring). Only plain data is loaded (`weights_only=True`)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as error:  # noqa: BLE001 - any unreadable file gets the same clear message
-        raise ValueError(f"cannot read checkpoint {path}: {error}; delete it to start from scratch") from error
+    state = _read(path)
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as error:
         raise ValueError(f"checkpoint {path} was written for a different model: {str(error).splitlines()[0]}") from error
-    if optimizer is not None and state.get("optimizer") is not None:
-        optimizer.load_state_dict(state["optimizer"])
+    if optimizer is not None:
+        _check_same_kind(path, state, "optimizer", optimizer)
+        if state.get("optimizer") is not None:
+            try:
+                optimizer.load_state_dict(state["optimizer"])
+            except (ValueError, KeyError) as error:
+                raise ValueError(f"checkpoint {path}: the optimizer's parameters differ from those it was trained with "
+                                 f"({error}); build it from model.parameters() as before") from error
+    if optimizer is not None or scheduler is not None:  # a resume; the weights alone load without them
+        _check_same_kind(path, state, "scheduler", scheduler)
     if scheduler is not None and state.get("scheduler") is not None:
         scheduler.load_state_dict(state["scheduler"])
     if scaler is not None and state.get("scaler") is not None:
@@ -173,8 +281,35 @@ def start_distributed(device=None):
     else:
         device = torch.device(kind)
     if not dist.is_initialized():
+        if "TORCHELASTIC_RUN_ID" not in os.environ:  # torchrun sets it; without torchrun no process 0 will answer
+            raise RuntimeError(
+                f"RANK={place.rank} and WORLD_SIZE={place.world_size} are set, but this process was not started by "
+                "torchrun (TORCHELASTIC_RUN_ID is not set), so it would wait for ever for the other processes: "
+                "leftover variables in the shell? Unset RANK, WORLD_SIZE and LOCAL_RANK, or start it with torchrun")
         dist.init_process_group(backend="nccl" if kind == "cuda" else "gloo")
+    watch_the_launcher()
     return place, device
+
+
+_WATCHING: list[int] = []  # the launcher's process id, once a watcher runs
+
+
+def watch_the_launcher(every: float = 1.0) -> None:
+    """End this process when the process that started it (torchrun's launcher) is gone, instead of
+    training on unsupervised and writing the checkpoint: a thread checks the parent every `every`
+    seconds. Called by `start_distributed`; once per process."""
+    if _WATCHING or not hasattr(os, "getppid"):
+        return
+    parent = os.getppid()
+    _WATCHING.append(parent)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        print(f"process {os.getpid()}: its launcher (process {parent}) is gone; stopping", file=sys.stderr, flush=True)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="watch-the-launcher", daemon=True).start()
 
 
 def _sharded(loader, place, training: bool):
@@ -319,6 +454,8 @@ class _Run:
     verbose: bool  # one line per epoch
     live: bool  # curves redrawn after every epoch
     live_plot: object = None
+    first_loss: float | None = None  # the loss of this call's first batch, to notice a loss that explodes
+    warned: bool = False
 
     @property
     def main(self) -> bool:
@@ -340,6 +477,15 @@ def _prepare(model, train_loader, val_loader, epochs, optimizer, lr, loss_fn, de
             raise ValueError("distributed=True needs a run started by torchrun (RANK and WORLD_SIZE are not set); "
                              "start it with `torchrun --nproc_per_node=N ...` or leave distributed=None")
     device = torch.device(device) if device is not None else model_device(model)
+    if device.type == "meta":
+        raise ValueError("device='meta' holds shapes but no numbers: training there would leave the model without its "
+                         "weights; use 'cpu', 'cuda' or 'mps' (or None for where the model is)")
+    if optimizer is not None:
+        own = {id(parameter) for parameter in model.parameters()}
+        foreign = sum(id(p) not in own for group in optimizer.param_groups for p in group["params"])
+        if foreign:
+            raise ValueError(f"optimizer holds {foreign} parameter(s) that are not this model's, so training would not "
+                             "change the model; build it from this model: torch.optim.SGD(model.parameters(), ...)")
     model.to(device)
     use_amp = amp and device.type == "cuda"
     main = place is None or place.rank == 0
@@ -352,16 +498,87 @@ def _prepare(model, train_loader, val_loader, epochs, optimizer, lr, loss_fn, de
                 live=main and (live if live is not None else _in_notebook()))
 
 
+def _settings(optimizer) -> list[dict]:
+    """The optimizer's settings (learning rate, momentum, ...) of each parameter group."""
+    return [{key: value for key, value in group.items() if key != "params"} for group in optimizer.param_groups]
+
+
 def _resume(run: _Run, epochs: int) -> tuple[int, History]:
-    """(epochs already done, their history): from the checkpoint when there is one, else (0, empty)."""
+    """(epochs already done, their history): from the checkpoint when there is one, else (0, empty).
+
+    The optimizer's running state comes from the checkpoint; its settings from the call, unless a
+    scheduler sets the learning rate (then the restored schedule does); one printed line says which."""
     if run.checkpoint is None or not Path(run.checkpoint).is_file():
         return 0, History()
+    asked = _settings(run.optimizer)
     start, history = load_checkpoint(run.checkpoint, run.model, run.optimizer, run.scheduler, run.scaler)
+    saved = _settings(run.optimizer)
+    if run.scheduler is None:
+        for group, settings_asked in zip(run.optimizer.param_groups, asked):
+            group.update(settings_asked)  # the call's learning rate and settings
+    changed = sorted({key for a, b in zip(asked, saved) for key in a if key in b and a[key] != b[key]})
     if run.main:
         name = Path(run.checkpoint).name
-        print(f"Checkpoint {name} already holds {start} epochs; nothing to train." if start >= epochs else
-              f"Resuming from {name}: {start} epoch(s) done, training epochs {start + 1} to {epochs}.")
+        if start >= epochs:
+            print(f"Checkpoint {name} already holds {start} epochs; nothing to train.")
+        else:
+            lr = run.optimizer.param_groups[0]["lr"]
+            where = ("as the restored schedule sets it" if run.scheduler is not None else
+                     "from this call" + (f"; the checkpoint had {saved[0]['lr']:g}" if "lr" in changed else ""))
+            others = [key for key in changed if key != "lr"] if run.scheduler is None else []
+            print(f"Resuming from {name}: {start} epoch(s) done, training epochs {start + 1} to {epochs}; "
+                  f"{type(run.optimizer).__name__}'s state from the checkpoint, learning rate {lr:g} {where}"
+                  + (f" (also from this call: {', '.join(others)})" if others else "") + ".")
     return start, history
+
+
+def _remove_stale_temporaries(run: _Run) -> None:
+    """Unfinished writes that killed runs left beside the checkpoint (this run holds its lock, so no
+    other run is writing them)."""
+    stale = stale_temporaries(run.checkpoint)
+    if stale:
+        size = sum(path.stat().st_size for path in stale)
+        for path in stale:
+            path.unlink(missing_ok=True)
+        print(f"Removed {len(stale)} unfinished checkpoint write(s) ({size / 1e6:.0f} MB) left by an interrupted run.")
+
+
+@contextmanager
+def _checkpoint_lock(run: _Run):
+    """Hold the checkpoint's lock for the whole run: a second run writing the same file is refused."""
+    if run.checkpoint is None or not run.main:
+        yield
+        return
+    path = Path(run.checkpoint)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(f"{path}.lock", timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise RuntimeError(f"another training run is writing checkpoint {path} (it holds {path}.lock): wait for it to "
+                           "end, or give this run another checkpoint path") from None
+    try:
+        _remove_stale_temporaries(run)
+        yield
+    finally:
+        lock.release()
+        Path(f"{path}.lock").unlink(missing_ok=True)
+
+
+@contextmanager
+def _ctrl_c_after():
+    """Finish the block before a Ctrl-C takes effect: a checkpoint write is not cut in half."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pressed = []
+    previous = signal.signal(signal.SIGINT, lambda *_: pressed.append(True))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+    if pressed:
+        raise KeyboardInterrupt
 
 
 def _prepare_for_processes(run: _Run) -> None:
@@ -387,7 +604,7 @@ def _train_step(run: _Run, inputs, targets, epoch: int, step: int) -> tuple[torc
         raise FloatingPointError(
             f"the loss became {loss.item()} at epoch {epoch}, batch {step}; lower the learning rate "
             f"(now {run.optimizer.param_groups[0]['lr']:g}) or check the data. "
-            + (f"The checkpoint keeps epoch {epoch - 1}." if run.checkpoint is not None else ""))
+            + _what_is_kept(run, epoch))
     if run.scaler is not None:
         run.scaler.scale(loss).backward()
         run.scaler.step(run.optimizer)
@@ -414,6 +631,8 @@ def _train_one_epoch(run: _Run, epoch: int, epochs: int) -> dict:
         for step, (inputs, targets) in enumerate(batches):
             inputs, targets = inputs.to(run.device, non_blocking=True), targets.to(run.device, non_blocking=True)
             loss, logits = _train_step(run, inputs, targets, epoch, step)
+            if run.first_loss is None:
+                run.first_loss = loss.item()
             loss_sum += loss * len(targets)
             correct += (logits.argmax(dim=1) == targets).sum()
             count += len(targets)
@@ -428,11 +647,32 @@ def _train_one_epoch(run: _Run, epoch: int, epochs: int) -> dict:
     return {"train_loss": loss_total / count, "train_accuracy": correct_total / count}
 
 
-def _validate(run: _Run) -> dict:
+def _what_is_kept(run: _Run, epoch: int) -> str:
+    if run.checkpoint is None:
+        return ""
+    if epoch == 1:
+        return "No epoch has finished, so nothing is saved yet."
+    return f"The checkpoint {Path(run.checkpoint).name} keeps epoch {epoch - 1}."
+
+
+def _validate(run: _Run, epoch: int) -> dict:
     if run.val_loader is None:
         return {"val_loss": None, "val_accuracy": None}
     result = evaluate(run.model, run.val_loader, run.device, run.loss_fn)
+    if not np.isfinite(result["loss"]):
+        raise FloatingPointError(f"the validation loss became {result['loss']} at epoch {epoch}: the network's outputs "
+                                 "are no longer finite; lower the learning rate or check the data. " + _what_is_kept(run, epoch))
     return {"val_loss": result["loss"], "val_accuracy": result["accuracy"]}
+
+
+def _watch_the_loss(run: _Run, row: dict) -> None:
+    """Warn once when the training loss has grown by orders of magnitude while staying finite."""
+    loss, start = row["train_loss"], run.first_loss
+    if not run.warned and start is not None and loss > 10 and loss > 100 * max(start, 1e-8):
+        run.warned = True
+        warnings.warn(f"the training loss grew from {start:.3g} (first batch) to {loss:.3g} (epoch {row['epoch']}): "
+                      f"training is diverging; lower the learning rate (now {run.optimizer.param_groups[0]['lr']:g})",
+                      RuntimeWarning, stacklevel=3)
 
 
 def _report(run: _Run, row: dict, epochs: int, history: History) -> None:
@@ -451,8 +691,13 @@ def _save(run: _Run, epoch: int, history: History) -> None:
 
 
 def _interrupted(run: _Run, history: History, epoch: int) -> History:
-    kept = f"; {Path(run.checkpoint).name} keeps epoch {epoch - 1}, call fit again to resume" if run.checkpoint else ""
-    print(f"Interrupted during epoch {epoch}{kept}.")
+    finished = len(history) == epoch  # stopped after the epoch was saved, before the next began
+    kept = ""
+    if run.checkpoint is not None:
+        saved = epoch if finished else epoch - 1
+        kept = (f"; {Path(run.checkpoint).name} keeps epoch {saved}, call fit again to resume" if saved else
+                "; no epoch had finished, so nothing is saved")
+    print(f"Interrupted {'after' if finished else 'during'} epoch {epoch}{kept}.")
     history.interrupted = True
     return history
 
@@ -497,20 +742,23 @@ def fit(
     """
     run = _prepare(model, train_loader, val_loader, epochs, optimizer, lr, loss_fn, device, scheduler, scheduler_step,
                    checkpoint, progress, verbose, live, amp, aux_weight, distributed)
-    start, history = _resume(run, epochs)
-    if start >= epochs:
-        return history
-    _prepare_for_processes(run)
-    run.live_plot = _LivePlot() if run.live else None
-    for epoch in range(start + 1, epochs + 1):
-        began = time.perf_counter()
-        try:
-            row = {"epoch": epoch, **_train_one_epoch(run, epoch, epochs), **_validate(run)}
-        except KeyboardInterrupt:
-            return _interrupted(run, history, epoch)
-        row["seconds"] = time.perf_counter() - began
-        history.epochs.append(row)
-        _save(run, epoch, history)
-        _report(run, row, epochs, history)
+    with _checkpoint_lock(run):
+        start, history = _resume(run, epochs)
+        if start >= epochs:
+            return history
+        _prepare_for_processes(run)
+        run.live_plot = _LivePlot() if run.live else None
+        for epoch in range(start + 1, epochs + 1):
+            began = time.perf_counter()
+            try:
+                row = {"epoch": epoch, **_train_one_epoch(run, epoch, epochs), **_validate(run, epoch)}
+                row["seconds"] = time.perf_counter() - began
+                with _ctrl_c_after():  # the epoch is recorded and saved whole, or not at all
+                    history.epochs.append(row)
+                    _save(run, epoch, history)
+                _watch_the_loss(run, row)
+                _report(run, row, epochs, history)
+            except KeyboardInterrupt:
+                return _interrupted(run, history, epoch)
     model.eval()  # ready to use
     return history

@@ -11,8 +11,11 @@ random weights, named in `model.weights_source`.
 
 from __future__ import annotations
 
+import pickle
 import socket
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import torch
 from torch import nn
@@ -24,12 +27,14 @@ __all__ = ["OFFLINE_FALLBACK", "pretrained", "classifier_head", "transfer"]
 OFFLINE_FALLBACK = "random weights (offline fallback)"
 
 
+def _cached_file(url: str) -> Path:
+    """Where torch keeps the weights downloaded from `url`."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(url).path).name
+
+
 def _why_unreachable(url: str) -> str | None:
     """None when the weights are cached or can be downloaded; otherwise the reason."""
-    from pathlib import Path
-    from urllib.parse import urlparse
-
-    return why_no_download(url, cached=Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(url).path).name)
+    return why_no_download(url, cached=_cached_file(url))
 
 
 def pretrained(name: str, weights: str = "DEFAULT", **kwargs: Any) -> nn.Module:
@@ -54,8 +59,11 @@ def pretrained(name: str, weights: str = "DEFAULT", **kwargs: Any) -> nn.Module:
         socket.setdefaulttimeout(20)  # an unreachable server fails in seconds instead of hanging
         try:
             model = builder(weights=chosen, **kwargs)
-        except (OSError, RuntimeError) as error:  # URLError is an OSError; a corrupt file a RuntimeError
-            reason = f"{type(error).__name__}: {str(error).splitlines()[0][:80]}"
+        except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as error:  # no network, or a damaged file
+            reason = f"{type(error).__name__}: {(str(error).splitlines() or [''])[0][:80]}"
+            cached = _cached_file(chosen.url)
+            if cached.is_file():  # an empty or cut-off download stays in the cache and fails every time
+                reason += f"; the cached file {cached} looks damaged: delete it to download it again"
         finally:
             socket.setdefaulttimeout(previous)
     if model is None:
@@ -74,14 +82,20 @@ def pretrained(name: str, weights: str = "DEFAULT", **kwargs: Any) -> nn.Module:
 
 
 def classifier_head(model: nn.Module) -> tuple[nn.Module, str]:
-    """The last linear layer of a classification model and its path (`fc` or `classifier.N`)."""
-    fc = getattr(model, "fc", None)
-    if isinstance(fc, nn.Linear):
-        return fc, "fc"
-    classifier = getattr(model, "classifier", None)
-    if isinstance(classifier, nn.Sequential) and len(classifier) and isinstance(classifier[-1], nn.Linear):
-        return classifier[-1], f"classifier.{len(classifier) - 1}"
-    raise ValueError(f"cannot find the final linear layer of {type(model).__name__}; expected .fc or .classifier[-1]")
+    """The last linear layer of a classification model and its path: `fc` (ResNet, GoogLeNet),
+    `classifier` (DenseNet), `classifier.N` (AlexNet, VGG, MobileNet) or, failing those, the last
+    linear layer the model registers (`heads.head` for a vision transformer)."""
+    for path in ("fc", "classifier"):
+        layer = getattr(model, path, None)
+        if isinstance(layer, nn.Linear):
+            return layer, path
+    linears = [(path, module) for path, module in model.named_modules() if isinstance(module, nn.Linear)]
+    if not linears:
+        raise ValueError(f"{type(model).__name__} has no linear layer to replace (its classifier is "
+                         f"{type(getattr(model, 'classifier', None)).__name__}); transfer needs a model whose "
+                         "last layer is nn.Linear, such as resnet18, densenet121 or vgg16")
+    path, layer = linears[-1]
+    return layer, path
 
 
 def transfer(name: str, num_classes: int, freeze: bool = True) -> nn.Module:
@@ -98,10 +112,6 @@ def transfer(name: str, num_classes: int, freeze: bool = True) -> nn.Module:
     if freeze:
         for parameter in model.parameters():
             parameter.requires_grad_(False)
-    new = nn.Linear(old.in_features, num_classes)
-    if "." in path:
-        first, index = path.split(".")
-        getattr(model, first)[int(index)] = new
-    else:
-        setattr(model, path, new)
+    parent, _, child = path.rpartition(".")
+    setattr(model.get_submodule(parent) if parent else model, child, nn.Linear(old.in_features, num_classes))
     return model

@@ -116,9 +116,17 @@ def sliding_window_stepper(example: str = "3x3 input, 2x2 kernel") -> Any:
     return widgets.VBox([widgets.HBox([choose, stride, padding]), step, output])
 
 
+MAX_DRAWN_CELLS = 300  # one axis of AlexNet's padded 228-pixel input fits
+
+
 def output_size_figure(n: int, kernel_size: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> plt.Figure:
-    """Draw one axis of the input (padding hatched), every window position, and the formula."""
-    explanation = explain_output_size(n, kernel_size, stride, padding, dilation)
+    """Draw one axis of the input (padding hatched), every window position, and the formula; up to
+    MAX_DRAWN_CELLS cells (`shapes.explain_output_size` gives the numbers for any size)."""
+    explanation = explain_output_size(n, kernel_size, stride, padding, dilation)  # checks the arguments
+    if n + 2 * padding > MAX_DRAWN_CELLS:
+        raise ValueError(f"output_size_figure draws every cell, and n + 2p = {n + 2 * padding} is more than "
+                         f"{MAX_DRAWN_CELLS}; shapes.explain_output_size({n}, {kernel_size}, {stride}, {padding}, "
+                         f"{dilation}) gives the numbers without the picture")
     out = conv_output_size(n, kernel_size, stride, padding, dilation)
     total = n + 2 * padding
     span = dilation * (kernel_size - 1) + 1

@@ -134,6 +134,23 @@ def test_integer_inputs_stay_exact():
     assert out.dtype.kind == "i"
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16, np.uint16, bool, np.float16])
+def test_narrow_types_do_not_wrap_around(dtype):
+    """An 8-bit photo times an 8-bit kernel: the sums are computed wide, as SciPy does on int64."""
+    rng = np.random.default_rng(3)
+    high = 2 if dtype is bool else 200 if np.dtype(dtype).kind == "u" else 100
+    X = rng.integers(0, high, size=(6, 7)).astype(dtype)
+    K = rng.integers(0, high, size=(3, 3)).astype(dtype)
+    wide_X, wide_K = X.astype(np.float64 if dtype is np.float16 else np.int64), K.astype(np.float64 if dtype is np.float16 else np.int64)
+    expected = signal.correlate2d(wide_X, wide_K, mode="valid")
+    np.testing.assert_allclose(by_hand.corr2d(X, K), expected, rtol=1e-3)
+    np.testing.assert_allclose(by_hand.conv2d(X, K), signal.convolve2d(wide_X, wide_K, mode="valid"), rtol=1e-3)
+    np.testing.assert_allclose(by_hand.corr2d_multi_in_out(X[None], K[None, None])[0], expected, rtol=1e-3)
+    np.testing.assert_allclose(by_hand.corr2d_im2col(X[None], K[None, None])[0], expected, rtol=1e-3)
+    np.testing.assert_allclose(by_hand.pool2d(X, 2, mode="avg"), by_hand.pool2d(wide_X, 2, mode="avg"), rtol=1e-3)
+    assert int(by_hand.corr1d(X[0], K[0]).max()) == int(np.correlate(wide_X[0], wide_K[0], mode="valid").max())
+
+
 # --------------------------------------------------------------------------- invalid input
 X2, K2 = np.zeros((5, 5)), np.ones((3, 3))
 INVALID = [
@@ -159,10 +176,10 @@ INVALID = [
      r"K must be 4-D"),
     ("multi_in needs 3-D input", lambda: by_hand.corr2d_multi_in(X2, np.ones((1, 3, 3))), r"X must be 3-D"),
     ("pool mode", lambda: by_hand.pool2d(X2, 2, mode="median"), r"mode must be 'max' or 'avg'"),
-    ("pool window larger than input", lambda: by_hand.pool2d(np.zeros((2, 2)), 3), r"pooling window height 3 is larger"),
+    ("pool window larger than input", lambda: by_hand.pool2d(np.zeros((2, 2)), 3), r"pooling window \(size\) height 3 is larger"),
     ("pool zero size", lambda: by_hand.pool2d(X2, 0), r"size must be at least 1"),
     ("pool padding over half the window", lambda: by_hand.pool2d(X2, 2, padding=2), r"padding .* at most half"),
-    ("im2col kernel too big", lambda: by_hand.im2col(np.zeros((1, 3, 3)), 4), r"kernel height 4 is larger"),
+    ("im2col kernel too big", lambda: by_hand.im2col(np.zeros((1, 3, 3)), 4), r"kernel \(kernel_size\) height 4 is larger"),
     ("corr1d 2-D input", lambda: by_hand.corr1d(X2, [1, 2]), r"x must be 1-D"),
     ("corr1d kernel too long", lambda: by_hand.corr1d([1, 2], [1, 2, 3]), r"kernel height 3 is larger"),
 ]

@@ -275,3 +275,23 @@ def test_transformed_draws_a_new_version_at_every_read_and_keeps_the_names():
 def test_transformed_rejects_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         data.Transformed(data.PatternPatches(10, seed=0), **kwargs)
+
+
+def test_image_files_skip_truncated_files_pipes_and_folders_and_take_string_paths(tmp_path, capsys):
+    import os
+
+    from PIL import Image
+
+    good = tmp_path / "cat.1.jpg"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(good)
+    truncated = tmp_path / "cat.2.jpg"
+    truncated.write_bytes(good.read_bytes()[: len(good.read_bytes()) // 2])  # passes a structure check, not a read
+    pipe = tmp_path / "dog.3.jpg"
+    os.mkfifo(pipe)  # opening it would wait for a writer for ever
+    folder = tmp_path / "dog.4.jpg"
+    folder.mkdir()
+    files = data.ImageFiles([(str(good), 0), (truncated, 0), (pipe, 1), (folder, 1)])
+    assert [(path.name, label) for path, label in files.items] == [("cat.1.jpg", 0)]
+    assert sorted(p.name for p in files.skipped) == ["cat.2.jpg", "dog.3.jpg", "dog.4.jpg"]
+    assert "Skipped 3 unreadable file(s) of 4" in capsys.readouterr().out
+    assert files[0][0].shape == (64, 64, 3)

@@ -91,8 +91,8 @@ def test_two_processes_average_the_gradients_like_one_process_with_the_combined_
 
 def test_checkpoints_resume_with_another_number_of_processes(runs):
     folder, output, resumed = runs
-    assert "Resuming from one_then_two.pt: 2 epoch(s) done, training epochs 3 to 3." in output
-    assert "Resuming from two_then_one.pt: 2 epoch(s) done, training epochs 3 to 3." in resumed
+    assert "Resuming from one_then_two.pt: 2 epoch(s) done, training epochs 3 to 3; SGD's state from the checkpoint" in output
+    assert "Resuming from two_then_one.pt: 2 epoch(s) done, training epochs 3 to 3; SGD's state" in resumed
     epochs_a, history_a, a = _weights(folder / "two_then_one.pt")
     epochs_b, history_b, b = _weights(folder / "one_then_two.pt")
     assert epochs_a == epochs_b == 3
@@ -171,7 +171,12 @@ def test_train_command_trains_saves_and_resumes(tmp_path, monkeypatch, capsys):
      "--model lenet5 does not fit --data cats-vs-dogs; for cats-vs-dogs use one of: alexnet"),
     (["--model", "resnet18", "--data", "mnist"], "for mnist use one of: lenet5, lenet5-bn"),
     (["--model", "lenet5", "--data", "mnist", "--epochs", "0"], "--epochs must be a positive integer, got 0"),
-    (["--model", "lenet5", "--data", "mnist", "--lr", "-1"], "--lr must be positive"),
+    (["--model", "lenet5", "--data", "mnist", "--lr", "-1"], "--lr must be a positive, finite number"),
+    (["--model", "lenet5", "--data", "mnist", "--lr", "inf"], "--lr must be a positive, finite number, got inf"),
+    (["--model", "lenet5", "--data", "mnist", "--momentum", "0.5"], "--momentum is for --optimizer sgd"),
+    (["--model", "lenet5", "--data", "mnist", "--optimizer", "sgd", "--momentum", "1.5"], "--momentum must be at least 0"),
+    (["--model", "lenet5", "--data", "mnist", "--data-folder", "photos"], "--data-folder and --image-size are for"),
+    (["--model", "resnet18", "--data", "cats-vs-dogs", "--image-size", "50000"], "--image-size 50000 is more than 1024"),
     (["--model", "lenet6", "--data", "mnist"], "invalid choice: 'lenet6'"),
 ])
 def test_train_command_rejects_bad_arguments(arguments, message, capsys):
@@ -180,12 +185,46 @@ def test_train_command_rejects_bad_arguments(arguments, message, capsys):
     assert message in capsys.readouterr().err
 
 
+def test_train_command_refuses_paths_it_could_not_write_before_training(tmp_path, capsys):
+    read_only = tmp_path / "read-only"
+    read_only.mkdir()
+    for option, path, message in (("--checkpoint", tmp_path, "is a folder; name a file in it"),
+                                  ("--history", Path("/dev/full"), "is not a regular file"),
+                                  ("--checkpoint", Path("/proc/run.pt"), "cannot be written")):
+        with pytest.raises(SystemExit):
+            train.main(["--model", "lenet5", "--data", "mnist", option, str(path)])
+        assert message in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        with pytest.raises(SystemExit):
+            train.main(["--model", "lenet5", "--data", "mnist", "--device", "cuda"])
+        assert "this machine has no CUDA GPU" in capsys.readouterr().err
+
+
+def test_lenet_with_batch_norm_trains_when_the_last_batch_would_hold_one_example(monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    history = train.main(["--model", "lenet5-bn", "--data", "mnist", "--limit", "65", "--batch-size", "32",
+                          "--epochs", "1", "--device", "cpu"])
+    assert len(history) == 1  # 65 = 2 x 32 + 1: the lone last example is left out, not an error
+
+
 def test_fit_asked_for_processes_without_torchrun_says_how(monkeypatch):
     for name in ("RANK", "LOCAL_RANK", "WORLD_SIZE"):
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(ValueError, match="distributed=True needs a run started by torchrun"):
         job_model = job.network()
         training.fit(job_model, [(torch.zeros(1, 1, 12, 12), torch.zeros(1, dtype=torch.long))], distributed=True)
+
+
+def test_leftover_torchrun_variables_without_torchrun_are_refused_at_once(monkeypatch):
+    """RANK=1 of 2 exported in a shell, no torchrun: waiting for a process 0 that never comes would hang."""
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.delenv("TORCHELASTIC_RUN_ID", raising=False)
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="not started by torchrun .* Unset RANK, WORLD_SIZE and LOCAL_RANK"):
+        training.start_distributed("cpu")
+    assert time.monotonic() - started < 5
 
 
 @pytest.mark.parametrize("variables, expected", [
@@ -227,3 +266,34 @@ def test_processes_need_dataloaders():
 
     with pytest.raises(ValueError, match="must be torch DataLoaders"):
         training._sharded([(torch.zeros(1), torch.zeros(1))], Distributed(0, 0, 2), training=True)
+
+
+def test_a_worker_stops_when_its_launcher_is_killed():
+    """torchrun killed with -9 must not leave its workers training on their own: each watches its parent."""
+    worker = ("import time\n"
+              "from course_utils.training import watch_the_launcher\n"
+              "watch_the_launcher(every=0.2)\n"
+              "print('ready', flush=True)\n"
+              "time.sleep(60)\n")
+    launcher_code = ("import subprocess, sys\n"
+                     f"child = subprocess.Popen([sys.executable, '-c', {worker!r}])\n"
+                     "print(child.pid, flush=True)\n"
+                     "child.wait()\n")
+    launcher = subprocess.Popen([sys.executable, "-c", launcher_code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, cwd=ROOT)
+    worker_pid = int(launcher.stdout.readline())
+    assert launcher.stdout.readline().strip() == "ready"
+    launcher.kill()  # as `kill -9` on torchrun
+    launcher.wait()
+
+    def alive(pid: int) -> bool:
+        try:
+            state = Path(f"/proc/{pid}/status").read_text()
+        except FileNotFoundError:
+            return False
+        return "\nState:\tZ" not in state  # a zombie has ended; nobody may be left to reap it
+
+    deadline = time.monotonic() + 10
+    while alive(worker_pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(worker_pid), "the worker kept running after its launcher was killed"

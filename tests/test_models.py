@@ -232,7 +232,8 @@ def test_num_classes_is_checked(factory):
         factory(num_classes=0)
 
 
-@pytest.mark.parametrize("name, head", [("alexnet", "classifier.6"), ("vgg11", "classifier.6"), ("resnet18", "fc"), ("googlenet", "fc")])
+@pytest.mark.parametrize("name, head", [("alexnet", "classifier.6"), ("vgg11", "classifier.6"), ("resnet18", "fc"), ("googlenet", "fc"),
+                                        ("densenet121", "classifier"), ("mobilenet_v3_small", "classifier.3")])
 def test_transfer_replaces_the_head_and_freezes_the_rest(monkeypatch, capsys, name, head):
     monkeypatch.setenv("COURSE_OFFLINE", "1")
     model = weights.transfer(name, num_classes=2)
@@ -250,8 +251,11 @@ def test_transfer_without_freezing_and_unknown_heads(monkeypatch):
     monkeypatch.setenv("COURSE_OFFLINE", "1")
     model = weights.transfer("resnet18", num_classes=3, freeze=False)
     assert all(p.requires_grad for p in model.parameters())
-    with pytest.raises(ValueError, match="cannot find the final linear layer"):
+    with pytest.raises(ValueError, match="Sequential has no linear layer to replace"):
         weights.classifier_head(nn.Sequential(nn.Conv2d(1, 1, 1)))
+    nested = nn.Sequential(nn.Flatten(), nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 5)))
+    layer, path = weights.classifier_head(nested)  # the last linear layer, wherever it sits
+    assert path == "1.2" and layer is nested[1][2]
 
 
 def test_stage_outputs_uses_evaluation_mode_and_restores_the_mode():
@@ -387,3 +391,17 @@ def test_lenet5_with_batch_norm_normalises_before_each_relu():
                                                               "features.3.bias", "classifier.0.weight", "classifier.0.bias",
                                                               "classifier.2.weight", "classifier.2.bias", "classifier.4.weight",
                                                               "classifier.4.bias"]  # unchanged: checkpoints still load
+
+
+def test_a_damaged_cached_download_falls_back_and_says_which_file(monkeypatch, tmp_path, capsys):
+    """An empty file left in the cache by a cut-off download: the offline fallback, not a bare EOFError."""
+    monkeypatch.delenv("COURSE_OFFLINE", raising=False)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    url = torchvision.models.AlexNet_Weights.IMAGENET1K_V1.url
+    cached = tmp_path / "checkpoints" / url.rsplit("/", 1)[-1]
+    cached.parent.mkdir()
+    cached.write_bytes(b"")
+    model = weights.pretrained("alexnet")
+    assert model.weights_source == weights.OFFLINE_FALLBACK
+    out = capsys.readouterr().out
+    assert f"the cached file {cached} looks damaged: delete it to download it again" in out

@@ -1,7 +1,14 @@
 """course_utils.training: fit learns, checkpoints resume exactly, NaN and Ctrl-C are handled."""
 
+import errno
+import os
+import signal
+import warnings
+from types import SimpleNamespace
+
 import pytest
 import torch
+from filelock import FileLock
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -108,7 +115,7 @@ def test_checkpoint_is_written_atomically(tmp_path, monkeypatch):
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(torch, "save", crash)
-    with pytest.raises(RuntimeError, match="disk full"):
+    with pytest.raises(OSError, match="disk full.*the previous checkpoint is intact"):
         training.save_checkpoint(path, model, epoch=2)
     assert path.read_bytes() == before  # the old checkpoint survives
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt.pt"]  # no temporary file left behind
@@ -149,9 +156,9 @@ def test_ctrl_c_keeps_the_last_good_checkpoint(tmp_path, capsys):
             return 2
 
     model = _model()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     history = training.fit(model, Interrupting(), epochs=3, checkpoint=checkpoint, progress=False, live=False,
-                           optimizer=torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9),
-                           scheduler=None)
+                           optimizer=optimizer, scheduler=torch.optim.lr_scheduler.StepLR(optimizer, 1, gamma=0.5))
     assert history.interrupted
     assert len(history) == 1
     assert "keeps epoch 1" in capsys.readouterr().out
@@ -256,3 +263,197 @@ def test_confusion_matrix_counts_every_pair(seed):
     assert counts.tolist() == expected
     assert counts.sum() == 200
     assert confusion_matrix([], [], classes).tolist() == [[0] * classes] * classes
+
+
+# ----------------------------------------------------------------------------- what a resume takes, and from where
+def _sgd_run(checkpoint, epochs, lr, scheduler=None, optimizer=None):
+    seed_everything(1)
+    model = _model()
+    optimizer = (optimizer or torch.optim.SGD)(model.parameters(), lr=lr, **({"momentum": 0.9} if optimizer is None else {}))
+    schedule = scheduler(optimizer) if scheduler else None
+    train, val = _loaders()
+    training.fit(model, train, val, epochs=epochs, optimizer=optimizer, scheduler=schedule, checkpoint=checkpoint,
+                 progress=False, live=False)
+    return model, optimizer
+
+
+def test_a_resume_trains_at_the_learning_rate_of_the_call_and_says_so(tmp_path, capsys):
+    checkpoint = tmp_path / "run.pt"
+    _sgd_run(checkpoint, 1, lr=0.1)
+    saved = torch.load(checkpoint, weights_only=True)["optimizer"]
+    capsys.readouterr()
+    seen = []
+    real_step = torch.optim.SGD.step
+
+    def step(self, *args, **kwargs):
+        seen.append(self.param_groups[0]["lr"])
+        return real_step(self, *args, **kwargs)
+
+    torch.optim.SGD.step = step
+    try:
+        _, optimizer = _sgd_run(checkpoint, 2, lr=0.01)
+    finally:
+        torch.optim.SGD.step = real_step
+    assert set(seen) == {0.01}  # every step of the resumed epoch at the asked rate
+    out = capsys.readouterr().out
+    assert "learning rate 0.01 from this call; the checkpoint had 0.1" in out
+    assert "SGD's state from the checkpoint" in out
+    momentum_before = [saved["state"][k]["momentum_buffer"] for k in sorted(saved["state"])]
+    assert all(b is not None for b in momentum_before)  # the running state was there to restore
+
+
+def test_with_a_scheduler_the_restored_schedule_sets_the_learning_rate(tmp_path, capsys):
+    checkpoint = tmp_path / "run.pt"
+    halve = lambda optimizer: torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)  # noqa: E731 - a recipe
+    _sgd_run(checkpoint, 1, lr=0.1, scheduler=halve)
+    capsys.readouterr()
+    _, optimizer = _sgd_run(checkpoint, 2, lr=0.1, scheduler=halve)
+    assert "learning rate 0.05 as the restored schedule sets it" in capsys.readouterr().out
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.025)  # halved after each of the two epochs
+
+
+@pytest.mark.parametrize("first, second, message", [
+    ({}, {"optimizer": torch.optim.Adam}, "trained with optimizer SGD, and this call gives Adam"),
+    ({"scheduler": lambda o: torch.optim.lr_scheduler.StepLR(o, 1)}, {}, "trained with scheduler StepLR, and this call gives none"),
+    ({}, {"scheduler": lambda o: torch.optim.lr_scheduler.StepLR(o, 1)}, "trained with scheduler none, and this call gives StepLR"),
+])
+def test_a_resume_with_another_optimizer_or_scheduler_names_the_difference(tmp_path, first, second, message):
+    checkpoint = tmp_path / "run.pt"
+    _sgd_run(checkpoint, 1, lr=0.1, **first)
+    with pytest.raises(ValueError, match=message):
+        _sgd_run(checkpoint, 2, lr=0.1, **second)
+    model = _model()
+    assert training.load_checkpoint(checkpoint, model)[0] == 1  # the weights alone still load, for a new run
+
+
+def test_stale_temporaries_go_and_checkpoints_get_the_usual_permissions(tmp_path, capsys):
+    checkpoint = tmp_path / "run.pt"
+    for name in ("run.pt.ab12.tmp", "run.pt.cd34.tmp"):
+        (tmp_path / name).write_bytes(b"x" * 1000)
+    (tmp_path / "other.pt.ef56.tmp").write_bytes(b"not ours")
+    _sgd_run(checkpoint, 1, lr=0.1)
+    assert "Removed 2 unfinished checkpoint write(s)" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.pt.ef56.tmp", "run.pt"]  # and the lock file is gone
+    umask = os.umask(0)
+    os.umask(umask)
+    assert checkpoint.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_a_second_run_writing_the_same_checkpoint_is_refused(tmp_path):
+    checkpoint = tmp_path / "run.pt"
+    other_run = FileLock(f"{checkpoint}.lock", timeout=0)
+    other_run.acquire()
+    try:
+        with pytest.raises(RuntimeError, match="another training run is writing checkpoint .*run.pt"):
+            _sgd_run(checkpoint, 1, lr=0.1)
+    finally:
+        other_run.release()
+    assert not checkpoint.exists()
+    _sgd_run(checkpoint, 1, lr=0.1)  # once the other run is over, it trains
+    assert checkpoint.exists()
+
+
+def test_a_full_disk_is_said_in_words_and_the_previous_checkpoint_survives(tmp_path, monkeypatch):
+    path = tmp_path / "run.pt"
+    training.save_checkpoint(path, _model(), epoch=1)
+    before = path.read_bytes()
+
+    def full(*args, **kwargs):
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 64 vs 0")
+
+    monkeypatch.setattr(torch, "save", full)
+    monkeypatch.setattr(training.shutil, "disk_usage", lambda folder: SimpleNamespace(free=1000))  # 1 kB left
+    with pytest.raises(OSError, match=r"no space left on the disk while writing checkpoint .*run.pt.*intact") as caught:
+        training.save_checkpoint(path, _model(), epoch=2)
+    assert caught.value.errno == errno.ENOSPC
+    assert path.read_bytes() == before
+    assert training.stale_temporaries(path) == []
+
+
+def test_unreadable_and_unsafe_checkpoints_say_why_and_are_not_loaded(tmp_path, monkeypatch):
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="damaged or not a checkpoint") as caught:
+        training.load_checkpoint(junk, _model())
+    assert "delete" not in str(caught.value)
+    unsafe = tmp_path / "unsafe.pt"
+    torch.save({"epoch": 1, "model": _model().state_dict(), "note": warnings.WarningMessage}, unsafe)
+    with pytest.raises(ValueError, match="holds more than weights and plain data"):
+        training.load_checkpoint(unsafe, _model())
+    private = tmp_path / "private.pt"
+    training.save_checkpoint(private, _model(), epoch=1)
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(torch, "load", denied)
+    with pytest.raises(PermissionError, match="cannot read checkpoint .*permission denied"):
+        training.load_checkpoint(private, _model())
+
+
+def test_ctrl_c_during_validation_keeps_the_last_finished_epoch(tmp_path, monkeypatch, capsys):
+    checkpoint = tmp_path / "run.pt"
+    real, calls = training.evaluate, []
+
+    def evaluate(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(training, "evaluate", evaluate)
+    train, val = _loaders()
+    history = training.fit(_model(), train, val, epochs=3, checkpoint=checkpoint, progress=False, live=False)
+    assert len(history) == 1 and history.interrupted
+    assert "Interrupted during epoch 2; run.pt keeps epoch 1" in capsys.readouterr().out
+    assert training.load_checkpoint(checkpoint, _model())[0] == 1
+
+
+def test_ctrl_c_during_the_checkpoint_write_lets_the_write_finish(tmp_path, monkeypatch, capsys):
+    checkpoint = tmp_path / "run.pt"
+    real = training.save_checkpoint
+
+    def save(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C in the middle of the write
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(training, "save_checkpoint", save)
+    train, val = _loaders()
+    history = training.fit(_model(), train, val, epochs=3, checkpoint=checkpoint, progress=False, live=False)
+    assert len(history) == 1 and history.interrupted
+    assert "Interrupted after epoch 1; run.pt keeps epoch 1" in capsys.readouterr().out
+    assert training.load_checkpoint(checkpoint, _model())[0] == 1  # written whole
+    assert training.stale_temporaries(checkpoint) == []
+
+
+def test_a_nan_validation_loss_stops_before_it_is_saved(tmp_path):
+    train, _ = _loaders()
+    points = torch.full((8, 2), float("nan"))
+    val = DataLoader(TensorDataset(points, torch.zeros(8, dtype=torch.long)), batch_size=8)
+    checkpoint = tmp_path / "run.pt"
+    with pytest.raises(FloatingPointError, match="validation loss became nan at epoch 1.*nothing is saved yet"):
+        training.fit(_model(), train, val, epochs=2, checkpoint=checkpoint, progress=False, live=False)
+    assert not checkpoint.exists()
+
+
+def test_a_loss_that_explodes_but_stays_finite_gets_a_warning():
+    calls = []
+
+    def growing(outputs, targets):  # a loss 10 times larger at every batch: diverging, never infinite here
+        calls.append(1)
+        return torch.nn.functional.cross_entropy(outputs, targets) * 10.0 ** min(len(calls), 30)
+
+    train, _ = _loaders()
+    with pytest.warns(RuntimeWarning, match="training is diverging; lower the learning rate"):
+        training.fit(_model(), train, epochs=2, loss_fn=growing, lr=1e-6, progress=False, live=False)
+
+
+def test_fit_refuses_the_meta_device_and_a_foreign_optimizer_before_touching_the_model():
+    model = _model()
+    before = [p.detach().clone() for p in model.parameters()]
+    train, _ = _loaders()
+    with pytest.raises(ValueError, match="device='meta' holds shapes but no numbers"):
+        training.fit(model, train, device="meta", progress=False, live=False)
+    with pytest.raises(ValueError, match="optimizer holds 4 parameter\\(s\\) that are not this model's"):
+        training.fit(model, train, optimizer=torch.optim.SGD(_model().parameters(), lr=0.1), progress=False, live=False)
+    assert all(p.device.type == "cpu" and torch.equal(p, b) for p, b in zip(model.parameters(), before))

@@ -1,5 +1,7 @@
 """course_utils.widgets: the plain figures show the right numbers; the widgets react to their controls."""
 
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -67,6 +69,13 @@ def test_output_size_figure_states_the_result(n, k, s, p, d):
     title = fig.axes[0].get_title()
     assert f"output size {conv_output_size(n, k, s, p, d)}" in title
     assert ("fit exactly" in title) == fits_exactly(n, k, s, p, d)
+
+
+def test_output_size_figure_refuses_sizes_it_could_not_draw_in_time():
+    started = time.perf_counter()
+    with pytest.raises(ValueError, match="n \\+ 2p = 20000 is more than 300; shapes.explain_output_size"):
+        widgets.output_size_figure(20000, 3)
+    assert time.perf_counter() - started < 5  # refused at once, not drawn for a minute
 
 
 def test_calculator_widget_explains_a_configuration_that_does_not_work(monkeypatch, capsys):
