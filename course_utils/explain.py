@@ -12,6 +12,7 @@ Grad-CAM before it is enlarged. The model is run in evaluation mode and left in 
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import numpy as np
@@ -38,6 +39,20 @@ def _check_image(image) -> torch.Tensor:
     return image
 
 
+def _check_model(model) -> nn.Module:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch network (an nn.Module), got {type(model).__name__}")
+    return model
+
+
+def _check_target_kind(target) -> None:
+    """A class index, before the model runs: None or text would fail deep inside autograd."""
+    if isinstance(target, torch.Tensor) and target.numel() == 1:
+        return
+    if isinstance(target, bool) or not isinstance(target, (int, np.integer)):
+        raise ValueError(f"target must be a class index (an integer such as 0), got {target!r}")
+
+
 def _check_target(target, num_classes: int) -> int:
     if isinstance(target, torch.Tensor) and target.numel() == 1:
         target = target.item()
@@ -46,9 +61,9 @@ def _check_target(target, num_classes: int) -> int:
     return int(target)
 
 
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+def _positive_int(value, name: str, most: int = 100_000) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 1 <= value <= most:
+        raise ValueError(f"{name} must be a whole number from 1 to {most:,}, got {value!r}")
     return int(value)
 
 
@@ -59,6 +74,7 @@ def layer_names(model: nn.Module) -> list[str]:
 
 def find_layer(model: nn.Module, layer: str) -> nn.Module:
     """The submodule called `layer`; a name that is not there is a ValueError listing what is."""
+    _check_model(model)
     modules = dict(model.named_modules())
     if not isinstance(layer, str) or not layer or layer not in modules:
         names = layer_names(model)
@@ -89,6 +105,7 @@ def _input_gradients(model: nn.Module, batch: torch.Tensor, target) -> torch.Ten
 
 def probabilities(model: nn.Module, image: torch.Tensor) -> torch.Tensor:
     """The model's class probabilities (softmax of its scores) for one image, on the CPU."""
+    _check_model(model)
     with evaluation_mode(model), torch.no_grad():
         image = _check_image(image).to(model_device(model))
         return torch.softmax(_scores(model, image[None]), dim=1)[0].cpu()
@@ -98,6 +115,8 @@ def probabilities(model: nn.Module, image: torch.Tensor) -> torch.Tensor:
 def saliency(model: nn.Module, image: torch.Tensor, target: int) -> torch.Tensor:
     """Gradient saliency (Simonyan et al., 2013): |d score / d pixel|, the largest over the colour
     channels; an H x W map."""
+    _check_model(model)
+    _check_target_kind(target)
     image = _check_image(image).to(model_device(model))
     with evaluation_mode(model):
         gradient = _input_gradients(model, image[None], target)[0]
@@ -109,8 +128,10 @@ def smoothgrad(model: nn.Module, image: torch.Tensor, target: int, samples: int 
     """SmoothGrad (Smilkov et al., 2017): the mean saliency of `samples` noisy copies of the image;
     an H x W map. The noise is Gaussian with a standard deviation of `noise_level` x (max - min) of
     the image, drawn all at once before the copies are run `batch_size` at a time."""
+    _check_model(model)
+    _check_target_kind(target)
     samples, batch_size = _positive_int(samples, "samples"), _positive_int(batch_size, "batch_size")
-    if not isinstance(noise_level, (int, float)) or isinstance(noise_level, bool) or noise_level < 0:
+    if not isinstance(noise_level, (int, float)) or isinstance(noise_level, bool) or not 0 <= noise_level < math.inf:
         raise ValueError(f"noise_level must be a number >= 0 (a fraction of the image's range, such as 0.15), got {noise_level!r}")
     image = _check_image(image).to(model_device(model))
     with evaluation_mode(model):
@@ -132,6 +153,8 @@ def occlusion(model: nn.Module, image: torch.Tensor, target: int, window: int = 
     Windows start at 0, stride, 2 x stride, ... while any part of the image is left to cover, so the
     last one may hang over the edge (as in Captum's `Occlusion`).
     """
+    _check_model(model)
+    _check_target_kind(target)
     window, stride = _positive_int(window, "window"), _positive_int(stride, "stride")
     batch_size = _positive_int(batch_size, "batch_size")
     image = _check_image(image).to(model_device(model))
@@ -163,6 +186,8 @@ def grad_cam(model: nn.Module, image: torch.Tensor, target: int, layer: str, ups
     weight each channel by the mean gradient of the class score over its map, add the channels and
     keep the positive part. Returns the layer's h x w map, or with `upsample` the map enlarged to
     the image's H x W (bilinear)."""
+    _check_model(model)
+    _check_target_kind(target)
     module = find_layer(model, layer)
     stored: dict[str, torch.Tensor] = {}
 
@@ -207,16 +232,20 @@ def overlay(image, heatmap, alpha: float = 0.5, cmap: str = "jet") -> np.ndarray
 
     from .plotting import to_displayable
 
-    if not 0 <= alpha <= 1:
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.number)) or not 0 <= alpha <= 1:
         raise ValueError(f"alpha must be between 0 (image only) and 1 (heat map only), got {alpha!r}")
     picture = to_displayable(image)
+    if picture.dtype.kind == "f" and not np.isfinite(picture).all():
+        raise ValueError("image holds NaN or infinite values; the overlay would show nothing there")
     if picture.dtype == np.uint8:
         picture = picture.astype(np.float32) / 255
     if picture.ndim == 2:
         picture = np.repeat(picture[..., None], 3, axis=2)
     picture = picture[..., :3]
-    heat = torch.as_tensor(np.asarray(heatmap.detach().cpu() if isinstance(heatmap, torch.Tensor) else heatmap),
-                           dtype=torch.float32)
+    values = np.asarray(heatmap.detach().cpu() if isinstance(heatmap, torch.Tensor) else heatmap)
+    if values.dtype == object or not (np.issubdtype(values.dtype, np.number) or values.dtype == bool):
+        raise ValueError(f"heatmap must be a 2-D array or tensor of numbers, got {type(heatmap).__name__}")
+    heat = torch.as_tensor(values, dtype=torch.float32)
     if heat.dim() != 2:
         raise ValueError(f"heatmap must be a 2-D map (h x w), got shape {tuple(heat.shape)}")
     if tuple(heat.shape) != picture.shape[:2]:

@@ -18,7 +18,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from course_utils import by_hand, compare, shapes
+from course_utils import by_hand, compare, device, explain, shapes
 
 ARRAY_2D, KERNEL_2D = np.arange(16.0).reshape(4, 4), np.ones((2, 2))
 CALLS = {
@@ -53,6 +53,24 @@ CALLS = {
     "compare.bound": (compare.bound, {"value": 0.5, "above": 0.0, "below": 1.0}),
     "compare.every": (compare.every, {"mask": np.ones(3, dtype=bool), "what": "entries are set"}),
 }
+
+# notebook 08's methods, on a network small enough to answer in milliseconds
+torch.manual_seed(0)
+NETWORK = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.AdaptiveMaxPool2d(1),
+                              torch.nn.Flatten(), torch.nn.Linear(4, 2)).eval()
+IMAGE = torch.rand(3, 16, 16)
+CALLS.update({
+    "explain.find_layer": (explain.find_layer, {"model": NETWORK, "layer": "0"}),
+    "explain.probabilities": (explain.probabilities, {"model": NETWORK, "image": IMAGE}),
+    "explain.saliency": (explain.saliency, {"model": NETWORK, "image": IMAGE, "target": 1}),
+    "explain.smoothgrad": (explain.smoothgrad, {"model": NETWORK, "image": IMAGE, "target": 1, "samples": 4,
+                                                "noise_level": 0.15}),
+    "explain.occlusion": (explain.occlusion, {"model": NETWORK, "image": IMAGE, "target": 1, "window": 8, "stride": 4}),
+    "explain.grad_cam": (explain.grad_cam, {"model": NETWORK, "image": IMAGE, "target": 1, "layer": "0"}),
+    "explain.overlay": (explain.overlay, {"image": np.zeros((16, 16, 3)), "heatmap": np.ones((4, 4)), "alpha": 0.5}),
+    "device.choose_device": (device.choose_device, {"prefer": "cpu"}),
+    "device.seed_everything": (device.seed_everything, {"seed": 0}),
+})
 
 MISTAKES = [None, "seven", -1, 0, 2.5, -0.5, float("nan"), float("inf"), 10**12, True, [], (), np.zeros(0),
             np.zeros((2, 2, 2, 2, 2)), np.full((3, 3), np.nan), object()]
