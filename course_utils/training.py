@@ -734,11 +734,9 @@ def fit(
     last finished epoch. The model comes back in evaluation mode, ready to use.
 
     Started by `torchrun` (or with `distributed=True`), each process trains a DistributedDataParallel copy
-    of the model on its own share of every epoch (a DistributedSampler, reshuffled each epoch), so the
-    effective batch is the number of processes times the loader's batch size; the gradients are averaged
-    across processes at every step. Losses and accuracies are summed over all processes, and only rank 0
-    prints and writes the checkpoint, which holds the plain model: it resumes with any number of
-    processes, one included. `distributed=False` ignores torchrun's settings.
+    of the model on its own share of every epoch (a DistributedSampler), so the effective batch is the
+    number of processes times the loader's batch size. Only rank 0 prints and writes the checkpoint, which
+    resumes with any number of processes. `distributed=False` ignores torchrun's settings.
     """
     run = _prepare(model, train_loader, val_loader, epochs, optimizer, lr, loss_fn, device, scheduler, scheduler_step,
                    checkpoint, progress, verbose, live, amp, aux_weight, distributed)

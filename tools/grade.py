@@ -191,30 +191,21 @@ def sandbox_uid() -> int:
     return FIRST_UID + next(_uids) % 100_000_000
 
 
-def sandbox_command(home: Path, out: Path, limits: Limits, uid: int,
-                    settings: dict[str, str] | None = None) -> tuple[list[str], list[str]]:
-    """The bwrap command line for home/ and out/ (with `settings` added to the environment), and what
-    goes before the program inside it.
+def _isolation(uid: int) -> tuple[list[str], list[str]]:
+    """bwrap's namespace options, and what runs the program inside as the unprivileged `uid` (root only)."""
+    if os.geteuid() != 0:
+        return ["--unshare-all", "--cap-drop", "ALL"], []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        raise SandboxUnavailable("the grader runs as root and needs setpriv (util-linux) to run notebooks unprivileged")
+    return (["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"],
+            [setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all"])
 
-    Run by root, bwrap sets up the namespaces itself and setpriv, inside, turns the notebook's
-    processes into the unprivileged user `uid`, with no capability left; run by anyone else, bwrap's
-    own user namespace does it, and the notebook runs as that user, seeing only what is bound here.
-    """
-    bwrap = shutil.which("bwrap")
-    if bwrap is None:
-        raise SandboxUnavailable("bubblewrap (bwrap) is not installed: `apt-get install bubblewrap` (Debian, Ubuntu) "
-                                 "or your distribution's package")
-    command = [bwrap, "--die-with-parent", "--new-session"]  # the host name stays: torchrun must resolve it
-    inside: list[str] = []
-    if os.geteuid() == 0:
-        setpriv = shutil.which("setpriv")
-        if setpriv is None:
-            raise SandboxUnavailable("the grader runs as root and needs setpriv (util-linux) to run notebooks unprivileged")
-        command += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
-        inside = [setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
-                  "--bounding-set=-all"]
-    else:
-        command += ["--unshare-all", "--cap-drop", "ALL"]
+
+def _system_and_python() -> list[str]:
+    """The system folders and Python's (its installation, the virtual environment, the course's
+    packages), read-only, with the folders above them passable by the notebook's user."""
+    command = []
     for top in ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
         if os.path.islink(top):
             command += ["--symlink", os.readlink(top), top]
@@ -228,10 +219,11 @@ def sandbox_command(home: Path, out: Path, limits: Limits, uid: int,
         command += ["--perms", "0755", "--dir", str(ancestor)]
     for folder in folders:
         command += ["--ro-bind", str(folder), str(folder)]
-    command += ["--perms", "0755", "--dir", "/grader", "--perms", "0755", "--dir", "/home",
-                "--ro-bind", str(RUNNER), "/grader/runner.py", "--bind", str(out), "/grader/out",
-                "--bind", str(home), "/home/student", "--chdir", "/home/student",
-                "--proc", "/proc", "--dev", "/dev", "--clearenv"]
+    return command
+
+
+def _environment(limits: Limits, settings: dict[str, str] | None) -> list[str]:
+    """The notebook's whole environment (bwrap clears the grader's)."""
     environment = {
         "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": "/home/student", "LANG": "C.UTF-8",
         "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/home/student/.config/matplotlib", "IPYTHONDIR": "/home/student/.ipython",
@@ -242,9 +234,30 @@ def sandbox_command(home: Path, out: Path, limits: Limits, uid: int,
         "PYTHONPATH": str(Path(ex.__file__).resolve().parent.parent),
         **(settings or {}),
     }
-    for name, value in environment.items():
-        command += ["--setenv", name, value]
-    return command, inside
+    return [part for name, value in environment.items() for part in ("--setenv", name, value)]
+
+
+def sandbox_command(home: Path, out: Path, limits: Limits, uid: int,
+                    settings: dict[str, str] | None = None) -> tuple[list[str], list[str]]:
+    """The bwrap command line for home/ and out/ (with `settings` added to the environment), and what
+    goes before the program inside it.
+
+    Run by root, bwrap sets up the namespaces itself and setpriv, inside, turns the notebook's
+    processes into the unprivileged user `uid`, with no capability left; run by anyone else, bwrap's
+    own user namespace does it, and the notebook runs as that user, seeing only what is bound here.
+    """
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        raise SandboxUnavailable("bubblewrap (bwrap) is not installed: `apt-get install bubblewrap` (Debian, Ubuntu) "
+                                 "or your distribution's package")
+    isolation, inside = _isolation(uid)
+    command = [bwrap, "--die-with-parent", "--new-session", *isolation]  # the host name stays: torchrun resolves it
+    command += _system_and_python()
+    command += ["--perms", "0755", "--dir", "/grader", "--perms", "0755", "--dir", "/home",
+                "--ro-bind", str(RUNNER), "/grader/runner.py", "--bind", str(out), "/grader/out",
+                "--bind", str(home), "/home/student", "--chdir", "/home/student",
+                "--proc", "/proc", "--dev", "/dev", "--clearenv"]
+    return command + _environment(limits, settings), inside
 
 
 def _limit(limits: Limits):
@@ -374,22 +387,16 @@ def prepare(submitted, reference, number: str) -> tuple[object, dict[int, list[t
 _ENAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,60}$")
 
 
-def judge(nb, reference, number: str, student: str, key: Key, result: dict | None, ended: str,
-          handing: dict[int, list[tuple[str, int, int]]], dropped: int, time_limit: float) -> Graded:
-    """Verdicts from what the run handed over; the status from how it ended (the grader's words only)."""
-    graded = Graded(number)
-    result = result or {}
-    cells = result.get("cells") if isinstance(result.get("cells"), dict) else {}
-    answers = result.get("answers") if isinstance(result.get("answers"), dict) else {}
-    problems = []
-    if ended != "ok":
-        problems.append(ended)
+def _problems(nb, reference, number: str, student: str, key: Key, result: dict, ended: str, raised: dict,
+              dropped: int, time_limit: float) -> list[str]:
+    """What went wrong in the run, in the grader's words: how it ended, the cells that raised, the
+    solutions left out, a student cell that does not match the folder."""
+    problems = [] if ended == "ok" else [ended]
     stopped = result.get("stopped")
     if isinstance(stopped, dict) and stopped.get("why") in ("time", "kernel died", "kernel did not start"):
         where = f" in cell {stopped['cell']}" if isinstance(stopped.get("cell"), int) else ""
         problems.append({"time": f"time limit of {time_limit:g} s reached", "kernel died": "the kernel died",
                          "kernel did not start": "the kernel did not start"}[stopped["why"]] + where)
-    raised = {int(i): str(e) for i, e in cells.items() if str(i).isdigit() and e != "ok"}
     for index in sorted(raised)[:3]:
         name = raised[index] if _ENAME.match(raised[index]) else "an error"
         problems.append(f"cell {index} raised {name}")
@@ -403,25 +410,40 @@ def judge(nb, reference, number: str, student: str, key: Key, result: dict | Non
     elif own_numbers and written is not None and written != student:
         problems.append(f"graded with the numbers of {student!r} (the folder's name), the notebook's student cell says "
                         f"{written[:40]!r}")
+    return problems
+
+
+def _verdict(exercise, mine, student: str, key: Key, cells: dict, answers: dict, raised: dict,
+             hand_overs: list[tuple[str, int, int]]) -> str:
+    """One checked exercise's verdict: the worst of its hand-overs' (not run, error, unanswered, wrong)."""
+    verdicts = [] if hand_overs else ["not run"]
+    for ident, index, seed in hand_overs:
+        if str(index) not in cells:
+            verdicts.append("not run")
+        elif cells[str(index)] != "ok":
+            verdicts.append("error")
+        else:
+            verdicts.append(key.verdict(ident.split("#")[0], student, answers.get(ident), seed))
+    if any(raised.get(i) for i in getattr(mine.get(exercise.number), "cells", [])):  # the answer cell failed: a stale answer
+        verdicts.append("error")
+    return next((v for v in ("not run", "error", "unanswered", "wrong") if v in verdicts), "correct")
+
+
+def judge(nb, reference, number: str, student: str, key: Key, result: dict | None, ended: str,
+          handing: dict[int, list[tuple[str, int, int]]], dropped: int, time_limit: float) -> Graded:
+    """Verdicts from what the run handed over; the status from how it ended (the grader's words only)."""
+    graded = Graded(number)
+    result = result or {}
+    cells = result.get("cells") if isinstance(result.get("cells"), dict) else {}
+    answers = result.get("answers") if isinstance(result.get("answers"), dict) else {}
+    raised = {int(i): str(e) for i, e in cells.items() if str(i).isdigit() and e != "ok"}
+    problems = _problems(nb, reference, number, student, key, result, ended, raised, dropped, time_limit)
     graded.status = "; ".join(dict.fromkeys(problems)) if problems else "ok"
     mine = {e.number: e for e in exercises(nb)}
     for exercise in exercises(reference):
-        if not exercise.checks:
-            graded.verdicts[exercise.number] = "open"
-            continue
-        hand_overs = handing.get(exercise.number, [])
-        verdicts = [] if hand_overs else ["not run"]
-        for ident, index, seed in hand_overs:
-            if str(index) not in cells:
-                verdicts.append("not run")
-            elif cells[str(index)] != "ok":
-                verdicts.append("error")
-            else:
-                verdicts.append(key.verdict(ident.split("#")[0], student, answers.get(ident), seed))
-        if any(raised.get(i) for i in getattr(mine.get(exercise.number), "cells", [])):  # the answer cell failed: a stale answer
-            verdicts.append("error")
-        graded.verdicts[exercise.number] = next((v for v in ("not run", "error", "unanswered", "wrong") if v in verdicts),
-                                                "correct")
+        graded.verdicts[exercise.number] = ("open" if not exercise.checks else
+                                            _verdict(exercise, mine, student, key, cells, answers, raised,
+                                                     handing.get(exercise.number, [])))
     return graded
 
 

@@ -101,25 +101,26 @@ def is_checked(cell) -> bool:
     return cell.cell_type == "code" and CHECK_TAG in tags(cell)
 
 
-def sync_notebook(nb, name: str, repository: str, branch: str, badge_branch: str) -> None:
-    """Put the badge cell first and the install cell as the first code cell, just after its Colab note,
-    with current sources. The badge opens the notebook of `badge_branch` (the student edition); the
-    install cell installs the package from `branch`."""
-    badge = next((c for c in nb.cells if BADGE_TAG in tags(c)), None)
-    if badge is None:
-        badge = nbformat.v4.new_markdown_cell(metadata={"tags": [BADGE_TAG]})
-    else:
-        nb.cells.remove(badge)
+def _taken(nb, tag: str, make):
+    """The cell tagged `tag`, taken out of the notebook (a new one from `make()` if there is none)."""
+    cell = next((c for c in nb.cells if tag in tags(c)), None)
+    if cell is None:
+        return make()
+    nb.cells.remove(cell)
+    return cell
+
+
+def _place_badge(nb, name: str, repository: str, badge_branch: str) -> None:
+    badge = _taken(nb, BADGE_TAG, lambda: nbformat.v4.new_markdown_cell(metadata={"tags": [BADGE_TAG]}))
     badge.cell_type = "markdown"
     badge.source = badge_source(name, repository, badge_branch)
     badge.metadata["slideshow"] = {"slide_type": "skip"}
     nb.cells.insert(0, badge)
 
-    install = next((c for c in nb.cells if INSTALL_TAG in tags(c)), None)
-    if install is None:
-        install = nbformat.v4.new_code_cell(metadata={"tags": [INSTALL_TAG]})
-    else:
-        nb.cells.remove(install)
+
+def _place_install(nb, repository: str, branch: str) -> None:
+    """The install cell as the first code cell, just after its Colab note (found by tag, or by its words)."""
+    install = _taken(nb, INSTALL_TAG, lambda: nbformat.v4.new_code_cell(metadata={"tags": [INSTALL_TAG]}))
     install.source = install_source(repository, branch)
     install.outputs = []
     install.execution_count = None
@@ -135,7 +136,11 @@ def sync_notebook(nb, name: str, repository: str, branch: str, badge_branch: str
     note.metadata["slideshow"] = {"slide_type": "skip"}
     first_code = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), len(nb.cells))
     nb.cells[first_code:first_code] = [note, install]
-    for cell in nb.cells:  # slides: sections start slides, subsections subslides, figures are fragments
+
+
+def _mark_slides(nb) -> None:
+    """Sections start slides, subsections subslides, figures are fragments (where no cell says otherwise)."""
+    for cell in nb.cells:
         if "slideshow" in cell.metadata:
             continue
         if cell.cell_type == "markdown" and cell.source.startswith(("# ", "## ")):
@@ -144,6 +149,15 @@ def sync_notebook(nb, name: str, repository: str, branch: str, badge_branch: str
             cell.metadata["slideshow"] = {"slide_type": "subslide"}
         elif cell.cell_type == "code" and FIGURE_CELL.search(cell.source):
             cell.metadata["slideshow"] = {"slide_type": "fragment"}
+
+
+def sync_notebook(nb, name: str, repository: str, branch: str, badge_branch: str) -> None:
+    """Put the badge cell first and the install cell as the first code cell, just after its Colab note,
+    with current sources, and mark the slides. The badge opens the notebook of `badge_branch` (the
+    student edition); the install cell installs the package from `branch`."""
+    _place_badge(nb, name, repository, badge_branch)
+    _place_install(nb, repository, branch)
+    _mark_slides(nb)
 
 
 def strip_notebook(nb) -> None:
