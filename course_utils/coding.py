@@ -23,6 +23,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+
+from course_utils.models import BasicBlock, count_parameters, resnet18
 
 __all__ = ["Coding", "CODING", "run_cases", "compare_outputs"]
 
@@ -147,7 +150,7 @@ def _image_cases(rng: np.random.Generator) -> list[dict]:
 
 
 def _to_batch_reference(image):
-    from torchvision import transforms
+    from torchvision import transforms  # slow to import: only when this exercise is checked
 
     from course_utils.data import IMAGENET_MEAN, IMAGENET_STD
 
@@ -170,12 +173,10 @@ def _block_probe(make_block: Callable, case: dict) -> list[float]:
     block.eval()
     with torch.no_grad():
         output = block(torch.randn(2, case["in_channels"], 8, 8))
-    return [sum(p.numel() for p in block.parameters()), *output.shape]
+    return [count_parameters(block), *output.shape]
 
 
 def _block_reference(in_channels, out_channels, stride):
-    from course_utils.models import BasicBlock
-
     downsample = None
     if stride != 1 or in_channels != out_channels:
         downsample = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride, bias=False), nn.BatchNorm2d(out_channels))
@@ -191,8 +192,6 @@ def _evaluation_cases(rng: np.random.Generator) -> list[dict]:
 
 def _evaluation_probe(evaluate: Callable, case: dict) -> list[float]:
     """The function's (mean loss per example, accuracy) for a random linear model on random data."""
-    from torch.utils.data import DataLoader, TensorDataset
-
     generator = torch.Generator().manual_seed(case["seed"])
     model = nn.Linear(case["features"], case["classes"])
     with torch.no_grad():
@@ -225,8 +224,6 @@ def _head_cases(rng: np.random.Generator) -> list[dict]:
 
 def _head_probe(replace_head: Callable, case: dict) -> list[float]:
     """Trainable and total parameters, and the output's shape, after replacing ResNet-18's head."""
-    from course_utils.models import resnet18
-
     torch.manual_seed(0)
     model = replace_head(resnet18(), case["classes"])
     if not isinstance(model, nn.Module):
@@ -234,8 +231,7 @@ def _head_probe(replace_head: Callable, case: dict) -> list[float]:
     model.eval()
     with torch.no_grad():
         output = model(torch.zeros(1, 3, 64, 64))
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    return [trainable, sum(p.numel() for p in model.parameters()), *output.shape]
+    return [count_parameters(model, trainable=True), count_parameters(model), *output.shape]
 
 
 def _head_reference(model, classes):
@@ -271,7 +267,7 @@ def _cam_probe(grad_cam: Callable, case: dict) -> Any:
 
 
 def _cam_reference(model, image, target, layer):
-    from course_utils.explain import grad_cam
+    from course_utils.explain import grad_cam  # captum, slow to import: only when this exercise is checked
 
     return grad_cam(model, image, target, layer, upsample=False)
 

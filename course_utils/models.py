@@ -28,7 +28,8 @@ from torch.utils.flop_counter import FlopCounterMode
 __all__ = [
     "LeNet5", "AlexNet", "VGG", "vgg", "VGG_CONFIGS", "Inception", "GoogLeNet", "BasicBlock", "Bottleneck",
     "ResNet", "resnet18", "resnet34", "resnet50", "DenseLayer", "DenseBlock", "DenseNet", "densenet121",
-    "AlphaGoPolicyNet", "stage_outputs", "evaluation_mode", "model_device", "layer_table", "LayerTable", "LayerRow",
+    "AlphaGoPolicyNet", "stage_outputs", "evaluation_mode", "model_device", "count_parameters", "layer_table",
+    "LayerTable", "LayerRow",
 ]
 
 def _check_classes(num_classes) -> None:
@@ -546,6 +547,14 @@ def model_device(model: nn.Module) -> torch.device:
     return parameter.device if parameter is not None else torch.device("cpu")
 
 
+def count_parameters(model: nn.Module, trainable: bool = False) -> int:
+    """How many numbers the model learns: its parameters' elements, each shared tensor once
+    (`trainable=True`: only those with `requires_grad`, what a fine-tuning run changes)."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable)
+
+
 def stage_outputs(model: nn.Module, x: torch.Tensor, names: list[str] | None = None) -> "OrderedDict[str, torch.Tensor]":
     """Run `model` on `x` and return the output of every leaf layer (or of `names`), by module name.
 
@@ -637,7 +646,7 @@ def layer_table(model, input_size) -> LayerTable:
     flops = counter.get_flop_counts()
     prefix = type(model).__name__
     table = LayerTable()
-    own = sum(p.numel() for p in model.parameters(recurse=False))
+    own = sum(p.numel() for p in model.parameters(recurse=False))  # not count_parameters: this level only
     for name in leaves:
         module = modules[name]
         params = sum(p.numel() for p in module.parameters(recurse=False))

@@ -11,7 +11,18 @@ from course_utils import models, shapes, weights
 
 
 def _count(model):
-    return sum(p.numel() for p in model.parameters())
+    return models.count_parameters(model)
+
+
+def test_count_parameters_counts_each_learned_number_once():
+    shared = nn.Linear(3, 4)
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), shared, shared)  # a layer used twice
+    assert models.count_parameters(net) == (2 * 9 + 2) + (2 + 2) + (3 * 4 + 4)  # batch norm's running statistics are buffers
+    net[0].requires_grad_(False)
+    assert models.count_parameters(net, trainable=True) == (2 + 2) + (3 * 4 + 4)
+    assert models.count_parameters(nn.ReLU()) == 0
+    with pytest.raises(TypeError, match="model must be a torch.nn.Module, got Tensor"):
+        models.count_parameters(torch.zeros(3))
 
 
 def test_alexnet_matches_torchvision_exactly():

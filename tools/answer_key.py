@@ -37,6 +37,7 @@ from torchvision import transforms
 from course_utils import by_hand, models, shapes, weights
 from course_utils import exercises as ex
 from course_utils.coding import CODING, small_cnn
+from course_utils.models import count_parameters
 
 VARIANTS = 12  # numbers per exercise with variants, the lecture's included
 
@@ -74,10 +75,6 @@ def _meta(build):
         return build()
 
 
-def _count(module) -> int:
-    return sum(p.numel() for p in module.parameters())
-
-
 def _tanh_slope_peak():
     grid = torch.linspace(-3, 3, 601, dtype=torch.float64, requires_grad=True)
     torch.tanh(grid).sum().backward()
@@ -92,8 +89,8 @@ def _alexnet_after_features(size: int) -> int:
 
 def _alexnet_dense_share() -> float:
     model = _meta(torchvision.models.alexnet)
-    dense = sum(_count(m) for m in model.modules() if isinstance(m, nn.Linear))
-    return round(dense / _count(model), 2)
+    dense = sum(count_parameters(m) for m in model.modules() if isinstance(m, nn.Linear))
+    return round(dense / count_parameters(model), 2)
 
 
 def _resize_width(width: int, height: int, size: int) -> int:
@@ -159,7 +156,7 @@ KEY: dict[str, Item] = {
     "04.3": Item(lambda: _alexnet_after_features(256), "apply the formula stage by stage, starting from 256"),
     "04.4": Item(_alexnet_dense_share, "add up the three Linear rows of the table", decimals=2),
     # 05 Architectures
-    "05.1": Item(lambda: _count(_meta(lambda: models.vgg("A")).features[0]), "64 filters of 3 x 3 x 3, plus 64 biases"),
+    "05.1": Item(lambda: count_parameters(_meta(lambda: models.vgg("A")).features[0]), "64 filters of 3 x 3 x 3, plus 64 biases"),
     "05.2": Item(lambda: models.Inception(480, 192, 96, 208, 16, 48, 64).out_channels,
                  "the four branch outputs are stacked; reductions do not count"),
     "05.3": Item(lambda: shapes.conv_params(832, 128, 1, bias=False), "in_channels x out_channels x 1 x 1"),
@@ -174,7 +171,7 @@ KEY: dict[str, Item] = {
                  variants=_draw({"classes": 2}, lambda r: {"classes": r.randrange(3, 1001)}, "06.2",
                                 keep=lambda v: abs(math.log(v["classes"]) * 10 - round(math.log(v["classes"]) * 10)) < 0.25)),
     # 07 Transfer learning
-    "07.1": Item(lambda: _count(_meta(lambda: weights.classifier_head(
+    "07.1": Item(lambda: count_parameters(_meta(lambda: weights.classifier_head(
         models.resnet34(num_classes=2))[0])), "in_features x out_features + out_features"),
     # 08 What the network looks at
     "08.1": Item(lambda: shapes.conv_output_size(64, 16, 8) ** 2, "positions per axis by the output-size formula, then squared"),
