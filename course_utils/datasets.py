@@ -17,8 +17,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
-from . import settings
+from . import _arguments, settings
 from ._download import why_no_download
 from .photos import _IMAGE_SUFFIXES, IMAGENET_MEAN, IMAGENET_STD, ToPIL, load_image
 
@@ -28,6 +30,9 @@ __all__ = ["data_root", "mnist", "MNIST_MEAN", "MNIST_STD", "DIGITS_FALLBACK", "
 
 
 # ----------------------------------------------------------------------------- downloads
+MAX_EXAMPLES = 10_000_000  # examples a generated dataset may hold: more is a typo
+
+
 def data_root() -> Path:
     """Where datasets are downloaded: $COURSE_DATA, or ~/.cache/cnn-course."""
     return settings.data_root()
@@ -80,8 +85,6 @@ def _digits_as_mnist(train: bool):
 
     A fixed 80/20 split (stratified, seed 0) gives the training and test sets.
     """
-    import torch
-    import torch.nn.functional as F
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
@@ -136,7 +139,11 @@ def cats_vs_dogs_transforms(image_size: int = 224, train: bool = True, crop_scal
 
     if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 16:
         raise ValueError(f"image_size must be an integer of at least 16 pixels, got {image_size!r}")
-    if len(crop_scale) != 2 or not 0 < crop_scale[0] <= crop_scale[1] <= 1:
+    _arguments.whole("image_size", image_size, 16, 10_000)
+    _arguments.flag("train", train)
+    if (not isinstance(crop_scale, (tuple, list)) or len(crop_scale) != 2
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in crop_scale)
+            or not 0 < crop_scale[0] <= crop_scale[1] <= 1):
         raise ValueError(f"crop_scale must be (low, high) with 0 < low <= high <= 1, got {crop_scale!r}")
     if train:
         steps = [transforms.RandomResizedCrop(image_size, scale=tuple(crop_scale)), transforms.RandomRotation(90)]
@@ -215,6 +222,10 @@ class SyntheticCatsDogs:
     crop or rotation of an image keeps its pattern, as every crop of a cat photo still shows a cat."""
 
     def __init__(self, count: int, seed: int, transform=None, size: int = 96):
+        count, size = _arguments.whole("count", count, 1, MAX_EXAMPLES), _arguments.whole("size", size, 8, 4096)
+        seed = _arguments.whole("seed", seed, 0, 2**63 - 1)
+        if transform is not None:
+            _arguments.function("transform", transform)
         self.count, self.seed, self.transform, self.size = count, seed, transform, size
         self.source, self.classes = SYNTHETIC_FALLBACK, SYNTHETIC_CLASSES
         self.labels = np.random.default_rng(seed).integers(0, 2, size=count)
@@ -297,9 +308,11 @@ class PatternPatches:
     MEAN, STD = 0.5, 0.25
 
     def __init__(self, count: int, seed: int = 0, size: int = 64, patch: int = 24, decoy: bool = False):
-        for name, value, low in (("count", count, 1), ("size", size, 8), ("patch", patch, 4)):
+        for name, value, low, high in (("count", count, 1, MAX_EXAMPLES), ("size", size, 8, 4096), ("patch", patch, 4, 4096)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
                 raise ValueError(f"{name} must be an integer of at least {low}, got {value!r}")
+            _arguments.whole(name, value, low, high)
+        _arguments.whole("seed", seed, 0, 2**63 - 1)
         if patch > size:
             raise ValueError(f"patch={patch} does not fit in images of size={size}; use patch <= size")
         if not isinstance(decoy, bool):
@@ -362,8 +375,6 @@ class PatternPatches:
         return np.clip(image, 0, 255).astype(np.uint8)
 
     def __getitem__(self, index):
-        import torch
-
         image = torch.from_numpy(self.image(index)).permute(2, 0, 1).float() / 255
         return (image - self.MEAN) / self.STD, int(self.labels[self._index(index)])
 
@@ -379,7 +390,16 @@ class Transformed:
     def __init__(self, dataset, transform=None, indices=None):
         if transform is not None and not callable(transform):
             raise ValueError(f"transform must be callable (a torchvision transform, for example) or None, got {transform!r}")
+        if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")) or isinstance(dataset, (str, bytes)):
+            raise TypeError(f"dataset must be a dataset (with len() and [index]), such as data.mnist(), got "
+                            f"{type(dataset).__name__}")
         self.dataset, self.transform = dataset, transform
+        if indices is not None:
+            if isinstance(indices, (str, bytes)) or not hasattr(indices, "__iter__"):
+                raise TypeError(f"indices must be a list of example numbers, got {indices!r:.60}")
+            indices = list(indices.tolist() if isinstance(indices, (np.ndarray, torch.Tensor)) else indices)
+            if any(isinstance(i, (bool, np.bool_)) or not isinstance(i, (int, np.integer)) for i in indices):
+                raise TypeError(f"indices must be whole numbers (example numbers), got {indices[:5]!r:.60}")
         self.indices = list(range(len(dataset))) if indices is None else [int(i) for i in indices]
         bad = [i for i in self.indices if not -len(dataset) <= i < len(dataset)]
         if bad:

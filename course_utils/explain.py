@@ -15,12 +15,14 @@ from __future__ import annotations
 import math
 from typing import Callable
 
+import matplotlib as mpl
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .models import evaluation_mode, model_device
+from .plotting import to_displayable
 
 __all__ = ["saliency", "smoothgrad", "occlusion", "grad_cam", "overlay", "METHODS", "layer_names", "find_layer",
            "probabilities"]
@@ -228,10 +230,6 @@ METHODS: dict[str, Callable] = {
 def overlay(image, heatmap, alpha: float = 0.5, cmap: str = "jet") -> np.ndarray:
     """The image (any form `plotting.show_image` takes) with `heatmap` (h x w, enlarged to the image
     if smaller) laid over it in colour; an H x W x 3 float array in [0, 1]."""
-    import matplotlib as mpl
-
-    from .plotting import to_displayable
-
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.number)) or not 0 <= alpha <= 1:
         raise ValueError(f"alpha must be between 0 (image only) and 1 (heat map only), got {alpha!r}")
     picture = to_displayable(image)

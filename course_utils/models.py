@@ -18,12 +18,14 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from contextlib import contextmanager
-from numbers import Integral
 from typing import NamedTuple
 
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
+
+from . import _arguments
+from ._arguments import MAX_WIDTH
 
 __all__ = [
     "LeNet5", "AlexNet", "VGG", "vgg", "VGG_CONFIGS", "Inception", "GoogLeNet", "BasicBlock", "Bottleneck",
@@ -32,9 +34,22 @@ __all__ = [
     "LayerTable", "LayerRow",
 ]
 
+MAX_LAYERS = 1_000  # blocks in a stage, layers in a dense block: more is a typo
+
+
 def _check_classes(num_classes) -> None:
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
+    _arguments.whole("num_classes", num_classes)
+
+
+def _widths(**widths) -> None:
+    """Channel counts: whole numbers from 1 to MAX_WIDTH, each checked by its own name."""
+    for name, value in widths.items():
+        _arguments.whole(name, value)
+
+
+def _downsample(downsample) -> None:
+    if downsample is not None:
+        _arguments.module("downsample", downsample)
 
 
 def _init_norms(model: nn.Module) -> None:
@@ -56,6 +71,8 @@ class LeNet5(nn.Module):
     def __init__(self, num_classes: int = 10, in_channels: int = 1, batch_norm: bool = False):
         super().__init__()
         _check_classes(num_classes)
+        _widths(in_channels=in_channels)
+        _arguments.flag("batch_norm", batch_norm)
 
         def norm(kind, channels):
             return [kind(channels)] if batch_norm else []
@@ -85,9 +102,9 @@ class AlexNet(nn.Module):
 
     def __init__(self, num_classes: int = 1000, dropout: float = 0.5, variant: str = "torchvision"):
         super().__init__()
-        if variant not in ("torchvision", "paper"):
-            raise ValueError(f"variant must be 'torchvision' or 'paper', got {variant!r}")
+        _arguments.choice("variant", variant, ("torchvision", "paper"))
         _check_classes(num_classes)
+        _arguments.number("dropout", dropout, 0, 1)
         self.variant = variant
         if variant == "torchvision":
             self.features = nn.Sequential(
@@ -145,7 +162,9 @@ class VGG(nn.Module):
 
     def __init__(self, features: nn.Sequential, num_classes: int = 1000, dropout: float = 0.5):
         super().__init__()
+        _arguments.module("features", features)
         _check_classes(num_classes)
+        _arguments.number("dropout", dropout, 0, 1)
         self.features = features
         self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
         self.classifier = nn.Sequential(
@@ -180,6 +199,8 @@ def vgg(config="D", num_classes: int = 1000, batch_norm: bool = False) -> VGG:
     key = _VGG_DEPTHS.get(config, config) if isinstance(config, int) else str(config).upper()
     if key not in VGG_CONFIGS:
         raise ValueError(f"config must be one of {list(VGG_CONFIGS)} or a depth in {list(_VGG_DEPTHS)}, got {config!r}")
+    _check_classes(num_classes)
+    _arguments.flag("batch_norm", batch_norm)
     layers: list[nn.Module] = []
     channels = 3
     for item in VGG_CONFIGS[key]:
@@ -206,6 +227,8 @@ class Inception(nn.Module):
     def __init__(self, in_channels: int, ch1x1: int, ch3x3_reduce: int, ch3x3: int, ch5x5_reduce: int, ch5x5: int,
                  pool_proj: int):
         super().__init__()
+        _widths(in_channels=in_channels, ch1x1=ch1x1, ch3x3_reduce=ch3x3_reduce, ch3x3=ch3x3, ch5x5_reduce=ch5x5_reduce,
+                ch5x5=ch5x5, pool_proj=pool_proj)
         self.branch1 = _conv_relu(in_channels, ch1x1, 1)
         self.branch2 = nn.Sequential(_conv_relu(in_channels, ch3x3_reduce, 1), _conv_relu(ch3x3_reduce, ch3x3, 3, padding=1))
         self.branch3 = nn.Sequential(_conv_relu(in_channels, ch5x5_reduce, 1), _conv_relu(ch5x5_reduce, ch5x5, 5, padding=2))
@@ -250,6 +273,8 @@ class GoogLeNet(nn.Module):
     def __init__(self, num_classes: int = 1000, aux_logits: bool = False, dropout: float = 0.4):
         super().__init__()
         _check_classes(num_classes)
+        _arguments.flag("aux_logits", aux_logits)
+        _arguments.number("dropout", dropout, 0, 1)
         self.stem = nn.Sequential(
             _conv_relu(3, 64, 7, stride=2, padding=3), nn.MaxPool2d(3, stride=2, ceil_mode=True),
             _conv_relu(64, 64, 1), _conv_relu(64, 192, 3, padding=1), nn.MaxPool2d(3, stride=2, ceil_mode=True),
@@ -306,6 +331,9 @@ class BasicBlock(nn.Module):
 
     def __init__(self, in_channels: int, channels: int, stride: int = 1, downsample: nn.Module | None = None):
         super().__init__()
+        _widths(in_channels=in_channels, channels=channels)
+        _arguments.whole("stride", stride, 1, 8)
+        _downsample(downsample)
         self.conv1 = _conv3x3(in_channels, channels, stride)
         self.bn1 = nn.BatchNorm2d(channels)
         self.relu = nn.ReLU(inplace=True)
@@ -327,6 +355,9 @@ class Bottleneck(nn.Module):
 
     def __init__(self, in_channels: int, channels: int, stride: int = 1, downsample: nn.Module | None = None):
         super().__init__()
+        _widths(in_channels=in_channels, channels=channels)
+        _arguments.whole("stride", stride, 1, 8)
+        _downsample(downsample)
         self.conv1 = _conv1x1(in_channels, channels)
         self.bn1 = nn.BatchNorm2d(channels)
         self.conv2 = _conv3x3(channels, channels, stride)
@@ -350,6 +381,13 @@ class ResNet(nn.Module):
 
     def __init__(self, block: type, layers: list[int], num_classes: int = 1000):
         super().__init__()
+        if not (isinstance(block, type) and issubclass(block, nn.Module) and hasattr(block, "expansion")):
+            raise TypeError(f"block must be a residual block class such as BasicBlock or Bottleneck, got {block!r}")
+        layers = _arguments.sequence("layers", layers, "blocks per stage")
+        if len(layers) != 4:
+            raise ValueError(f"layers must give the blocks of each of the 4 stages, such as [2, 2, 2, 2], got {layers!r}")
+        for stage, count in enumerate(layers, 1):
+            _arguments.whole(f"layers (stage {stage})", count, 1, MAX_LAYERS)
         _check_classes(num_classes)
         self.in_channels = 64
         self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)
@@ -421,6 +459,7 @@ class DenseLayer(nn.Module):
 
     def __init__(self, in_channels: int, growth_rate: int, bn_size: int = 4):
         super().__init__()
+        _widths(in_channels=in_channels, growth_rate=growth_rate, bn_size=bn_size)
         self.norm1 = nn.BatchNorm2d(in_channels)
         self.relu1 = nn.ReLU(inplace=True)
         self.conv1 = nn.Conv2d(in_channels, bn_size * growth_rate, kernel_size=1, bias=False)
@@ -439,6 +478,8 @@ class DenseBlock(nn.ModuleDict):
 
     def __init__(self, num_layers: int, in_channels: int, growth_rate: int, bn_size: int = 4):
         super().__init__()
+        _arguments.whole("num_layers", num_layers, 1, MAX_LAYERS)
+        _widths(in_channels=in_channels, growth_rate=growth_rate, bn_size=bn_size)
         for index in range(num_layers):
             self[f"denselayer{index + 1}"] = DenseLayer(in_channels + index * growth_rate, growth_rate, bn_size)
         self.out_channels = in_channels + num_layers * growth_rate
@@ -466,6 +507,10 @@ class DenseNet(nn.Module):
     def __init__(self, growth_rate: int = 32, block_config: tuple = (6, 12, 24, 16), num_init_features: int = 64,
                  bn_size: int = 4, num_classes: int = 1000):
         super().__init__()
+        _widths(growth_rate=growth_rate, num_init_features=num_init_features, bn_size=bn_size)
+        block_config = _arguments.sequence("block_config", block_config, "layers per dense block")
+        for index, count in enumerate(block_config, 1):
+            _arguments.whole(f"block_config (block {index})", count, 1, MAX_LAYERS)
         _check_classes(num_classes)
         layers: OrderedDict[str, nn.Module] = OrderedDict(
             conv0=nn.Conv2d(3, num_init_features, kernel_size=7, stride=2, padding=3, bias=False),
@@ -516,6 +561,8 @@ class AlphaGoPolicyNet(nn.Module):
 
     def __init__(self, filters: int = 192, planes: int = 48, board: int = 19):
         super().__init__()
+        _widths(filters=filters, planes=planes)
+        _arguments.whole("board", board, 1, 1_000)
         layers: list[nn.Module] = [nn.Conv2d(planes, filters, kernel_size=5, padding=2), nn.ReLU(inplace=True)]
         for _ in range(11):
             layers += [nn.Conv2d(filters, filters, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
@@ -552,6 +599,7 @@ def count_parameters(model: nn.Module, trainable: bool = False) -> int:
     (`trainable=True`: only those with `requires_grad`, what a fine-tuning run changes)."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    trainable = _arguments.flag("trainable", trainable)
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable)
 
 
@@ -562,6 +610,13 @@ def stage_outputs(model: nn.Module, x: torch.Tensor, names: list[str] | None = N
     overwrite the convolution's stored output. The model runs in evaluation mode (dropout off, batch
     norm's running statistics used and left unchanged) and is given back in the mode it had.
     """
+    _arguments.module("model", model)
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch tensor (a batch, such as image[None]), got {type(x).__name__}")
+    if names is not None:
+        names = _arguments.sequence("names", names, "layer names", empty=True)
+        if not all(isinstance(name, str) for name in names):
+            raise TypeError(f"names must be a list of layer names (text, such as 'features.0'), got {names!r}")
     modules = dict(model.named_modules())
     if names is None:
         names = [name for name, module in modules.items() if name and not list(module.children())]
@@ -624,9 +679,11 @@ def layer_table(model, input_size) -> LayerTable:
     (torch.utils.flop_counter; one multiply-add is two FLOPs) and cover convolutions and matrix
     products; activations and pooling count zero. Layers are the modules without children.
     """
-    size = tuple(input_size)
-    if len(size) != 3 or any(isinstance(v, bool) or not isinstance(v, Integral) or v < 1 for v in size):
-        raise ValueError(f"input_size must be (channels, height, width) of positive integers, got {input_size!r}")
+    _arguments.module("model", model)
+    if not isinstance(input_size, (tuple, list, torch.Size)) or len(input_size) != 3:
+        raise ValueError(f"input_size must be (channels, height, width), such as (3, 224, 224), got {input_size!r}")
+    size = tuple(_arguments.whole(f"input_size's {what}", value, 1, high)
+                 for what, value, high in zip(("channels", "height", "width"), input_size, (MAX_WIDTH, 10_000, 10_000)))
     modules = dict(model.named_modules())
     leaves = [name for name, module in modules.items() if name and not list(module.children())]
     shapes: dict[str, tuple] = {}

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from . import _arguments
+
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "load_image", "sample_image", "sample_image_path", "sample_image_names",
            "imagenet_preprocess", "imagenet_categories", "ToPIL"]
 
@@ -27,16 +29,17 @@ def load_image(path) -> np.ndarray:
     """
     import cv2
 
-    path = Path(path)
+    path = _arguments.path("path", path)
     if not path.exists():
-        raise FileNotFoundError(f"image file not found: {path}")
+        raise FileNotFoundError(f"no image file at path {path}")
     if not path.is_file():
         raise ValueError(f"{path} is a folder, not an image file")
     # np.fromfile + imdecode also reads paths with non-ASCII characters, which cv2.imread does not.
     data = np.fromfile(str(path), dtype=np.uint8)
     image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if image is None:
-        raise ValueError(f"cannot read {path} as an image: the file is empty, corrupt or not an image format OpenCV knows")
+        raise ValueError(f"path {path} cannot be read as an image: the file is empty, corrupt or not an image format "
+                         "OpenCV knows")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)  # OpenCV stores channels as blue, green, red
 
 
@@ -48,11 +51,13 @@ def sample_image_names() -> list[str]:
 
 def sample_image_path(name: str) -> Path:
     """Path of one of the course's photos; works from a clone and from an installed package (Colab)."""
+    if not isinstance(name, str):
+        raise TypeError(f"name must be the name of a sample image (text), one of {sample_image_names()}, got {name!r:.60}")
     folder = resources.files("course_utils.images")
     for candidate in folder.iterdir():
         if candidate.name.lower().endswith(_IMAGE_SUFFIXES) and candidate.name.rsplit(".", 1)[0] == name:
             return Path(str(candidate))
-    raise ValueError(f"no sample image called {name!r}; choose one of {sample_image_names()}")
+    raise ValueError(f"name must be one of the sample images {sample_image_names()}, got {name!r}")
 
 
 def sample_image(name: str = "cat") -> np.ndarray:
@@ -72,6 +77,7 @@ def imagenet_preprocess(resize: int = 224, crop: int = 224, mean=IMAGENET_MEAN, 
     for name, value in (("resize", resize), ("crop", crop)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer number of pixels, got {value!r}")
+        _arguments.whole(name, value, 1, 10_000)
     if crop > resize:
         raise ValueError(f"crop={crop} is larger than resize={resize}; the centre crop must fit in the resized image")
     return transforms.Compose([

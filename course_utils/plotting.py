@@ -15,8 +15,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.cm import ScalarMappable
-from matplotlib.colors import Normalize
+from matplotlib.colors import Colormap, Normalize
 from matplotlib.patches import Rectangle
+
+from . import _arguments
 
 __all__ = [
     "show_image", "show_images", "show_matrix", "show_filters", "show_feature_maps", "colour_bar",
@@ -49,6 +51,27 @@ def _to_numpy(array: Any, name: str) -> np.ndarray:
         raise TypeError(f"{name} must be a NumPy array or a torch tensor, got {type(array).__name__}") from error
 
 
+def _figure_size(name: str, value: Any) -> float:
+    """Inches for one picture of a grid: enough to see, small enough to fit on a screen."""
+    return _arguments.number(name, value, 0, 20, above=True)
+
+
+def _colour_map(name: str, value: Any, optional: bool = True):
+    if (value is None and optional) or isinstance(value, Colormap):
+        return value
+    if not isinstance(value, str) or value not in mpl.colormaps:
+        raise ValueError(f"{name} must be the name of a matplotlib colour map, such as 'gray' or 'viridis', got {value!r}")
+    return value
+
+
+def _limit(name: str, value: Any) -> float | None:
+    return None if value is None else _arguments.number(name, value)
+
+
+def _title(name: str, value: Any) -> str | None:
+    return _arguments.text(name, value)
+
+
 def to_displayable(image: Any, name: str = "image") -> np.ndarray:
     """Return `image` as an HxW or HxWx3 array that `imshow` shows correctly.
 
@@ -56,6 +79,7 @@ def to_displayable(image: Any, name: str = "image") -> np.ndarray:
     optional leading batch dimension of 1. uint8 stays as it is; floats already in [0, 1] stay;
     other floats (normalised images, filters, feature maps) are rescaled to [0, 1] by min and max.
     """
+    name = _arguments.text("name", name, optional=False)
     array = _to_numpy(image, name)
     if array.ndim == 4 and array.shape[0] == 1:
         array = array[0]
@@ -75,6 +99,10 @@ def to_displayable(image: Any, name: str = "image") -> np.ndarray:
     if not np.issubdtype(array.dtype, np.number):
         raise TypeError(f"{name} must hold numbers, got dtype {array.dtype}")
     array = array.astype(np.float32)
+    if np.isinf(array).any():
+        raise ValueError(f"{name} holds infinite values, which no colour can show; clip them first (np.clip)")
+    if not np.isfinite(array).any():
+        raise ValueError(f"{name} holds no number to show: every value is NaN")
     low, high = float(np.nanmin(array)), float(np.nanmax(array))
     if 0.0 <= low and high <= 1.0:
         return array
@@ -89,6 +117,8 @@ def show_image(image: Any, title: str | None = None, ax: plt.Axes | None = None,
 
     A 2-D image is drawn in `cmap` (grey by default) from `vmin` to `vmax` (its own range unless given).
     """
+    title, cmap = _title("title", title), _colour_map("cmap", cmap)
+    vmin, vmax = _limit("vmin", vmin), _limit("vmax", vmax)
     array = to_displayable(image)
     if array.ndim == 2 and array.dtype != np.uint8:
         # A one-channel map is coloured by imshow from its own range anyway: drawing the values as they
@@ -120,13 +150,19 @@ def show_images(
 ) -> plt.Figure:
     """Draw images in a grid of `ncols` columns (a batch tensor NxCxHxW works too); return the figure.
     `vmin` and `vmax` give 2-D images one shared colour scale (each its own range otherwise)."""
-    if isinstance(images, torch.Tensor):
-        images = list(images)
+    if isinstance(images, (torch.Tensor, np.ndarray)) and images.ndim >= 3:
+        images = list(images)  # a batch
+    if isinstance(images, (str, bytes, torch.Tensor, np.ndarray)) or not hasattr(images, "__iter__"):
+        raise TypeError(f"images must be a list of images (arrays or tensors) or a batch tensor, got {type(images).__name__}")
     images = list(images)
     if not images:
         raise ValueError("images is empty; pass at least one image")
-    if not isinstance(ncols, int) or ncols < 1:
-        raise ValueError(f"ncols must be a positive integer, got {ncols!r}")
+    ncols = _arguments.whole("ncols", ncols, 1, 100)
+    size, suptitle = _figure_size("size", size), _title("suptitle", suptitle)
+    if titles is not None:
+        titles = _arguments.sequence("titles", titles, "titles (text), one per image", empty=True)
+        if not all(isinstance(t, str) for t in titles):
+            raise TypeError(f"titles must be text, one per image, got {titles!r:.80}")
     if titles is not None and len(titles) != len(images):
         raise ValueError(f"titles has {len(titles)} entries but there are {len(images)} images; give one title per image")
     ncols = min(ncols, len(images))
@@ -134,8 +170,12 @@ def show_images(
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if suptitle else 0)), squeeze=False)
     for index, ax in enumerate(axes.flat):
         if index < len(images):
-            show_image(images[index], title=None if titles is None else titles[index], ax=ax, cmap=cmap,
-                       vmin=vmin, vmax=vmax)
+            try:
+                show_image(images[index], title=None if titles is None else titles[index], ax=ax, cmap=cmap,
+                           vmin=vmin, vmax=vmax)
+            except (TypeError, ValueError) as error:  # say which of the images it was
+                plt.close(fig)
+                raise type(error)(f"images[{index}]: {error}") from None
         else:
             ax.axis("off")
     if suptitle:
@@ -158,6 +198,20 @@ def show_matrix(
 
     `highlight=(row, col, height, width)` outlines a window, such as the patch a kernel covers.
     """
+    title, cmap = _title("title", title), _colour_map("cmap", cmap, optional=False)
+    cell_size = _figure_size("cell_size", cell_size)
+    if fmt is not None:
+        try:
+            if not isinstance(fmt, str):
+                raise TypeError
+            fmt.format(1.5)
+        except (TypeError, ValueError, IndexError, KeyError):
+            raise ValueError(f"fmt must be a format for one number, such as '{{:.2f}}', got {fmt!r}") from None
+    if highlight is not None:
+        if not isinstance(highlight, (tuple, list)) or len(highlight) != 4:
+            raise ValueError(f"highlight must be (row, col, height, width), got {highlight!r}")
+        highlight = tuple(_arguments.whole(f"highlight's {what}", v, 0, 100_000)
+                          for what, v in zip(("row", "col", "height", "width"), highlight))
     array = _to_numpy(matrix, "matrix")
     if array.ndim == 1:
         array = array[np.newaxis, :]
@@ -189,9 +243,7 @@ def show_matrix(
     ax.grid(which="major", visible=False)
     ax.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
     if highlight is not None:
-        if len(highlight) != 4:
-            raise ValueError(f"highlight must be (row, col, height, width), got {highlight!r}")
-        row, col, height, width = (int(v) for v in highlight)
+        row, col, height, width = highlight
         if height < 1 or width < 1 or row < 0 or col < 0 or row + height > rows or col + width > cols:
             raise ValueError(
                 f"highlight={highlight!r} does not fit inside a {rows}x{cols} matrix; "
@@ -207,8 +259,7 @@ def show_matrix(
 
 def use_presentation_style(scale: float = 1.0) -> dict[str, Any]:
     """Make figures large and readable on a projector (fonts times `scale`); return the settings applied."""
-    if not scale > 0:
-        raise ValueError(f"scale must be positive, got {scale!r}")
+    scale = _arguments.number("scale", scale, 0, 10, above=True)
     settings = dict(PRESENTATION_STYLE)
     for key in ("font.size", "axes.titlesize", "axes.labelsize", "xtick.labelsize", "ytick.labelsize", "legend.fontsize"):
         settings[key] = settings[key] * scale
@@ -218,6 +269,12 @@ def use_presentation_style(scale: float = 1.0) -> dict[str, Any]:
 
 def normalise_each(filters: np.ndarray) -> np.ndarray:
     """Rescale every item of a stack (first axis) to [0, 1] by its own min and max."""
+    filters = _to_numpy(filters, "filters")
+    if filters.ndim < 2 or filters.size == 0 or not np.issubdtype(filters.dtype, np.number):
+        raise ValueError(f"filters must be a stack of numbers (first axis: one item each), got {filters.dtype} of "
+                         f"shape {filters.shape}")
+    if not np.isfinite(filters).all():
+        raise ValueError("filters holds NaN or infinite values; each item is rescaled by its minimum and maximum")
     flat = filters.reshape(len(filters), -1).astype(np.float32)
     low = flat.min(axis=1, keepdims=True)
     span = flat.max(axis=1, keepdims=True) - low
@@ -234,9 +291,7 @@ def show_filters(weight: Any, n: int | None = None, ncols: int = 8, size: float 
     array = _to_numpy(weight, "weight")
     if array.ndim != 4:
         raise ValueError(f"weight must be out_channels x in_channels x height x width, got shape {tuple(array.shape)}")
-    count = len(array) if n is None else n
-    if not isinstance(count, int) or not 1 <= count <= len(array):
-        raise ValueError(f"n must be between 1 and {len(array)} (the number of filters), got {n!r}")
+    count = len(array) if n is None else _arguments.whole("n", n, 1, max(1, len(array)))
     array = normalise_each(array[:count])
     images = [np.transpose(f, (1, 2, 0)) if f.shape[0] == 3 else f[0] for f in array]
     return show_images(images, titles=[str(i) for i in range(count)], ncols=ncols, size=size, suptitle=title)
@@ -251,7 +306,7 @@ def show_feature_maps(maps: Any, n: int = 32, ncols: int = 8, size: float = 1.4,
     `scale="each"` stretches each channel to its own minimum and maximum, to show the pattern of a weak
     one (the colour bar then runs from each map's minimum, 0, to its maximum, 1).
     """
-    if scale not in ("shared", "each"):
+    if not isinstance(scale, str) or scale not in ("shared", "each"):
         raise ValueError(f'scale must be "shared" (one colour scale for all channels) or "each" (each channel '
                          f'stretched to its own range), got {scale!r}')
     array = _to_numpy(maps, "maps")
@@ -259,9 +314,11 @@ def show_feature_maps(maps: Any, n: int = 32, ncols: int = 8, size: float = 1.4,
         array = array[0]
     if array.ndim != 3:
         raise ValueError(f"maps must be channels x height x width (or 1 x channels x height x width), got shape {tuple(array.shape)}")
-    count = min(n, len(array))
+    count = min(_arguments.whole("n", n, 1, 100_000), len(array))
     if count < 1:
-        raise ValueError(f"n must be at least 1, got {n}")
+        raise ValueError("maps has no channel to show")
+    if not np.issubdtype(array.dtype, np.number) or not np.isfinite(array[:count]).all():
+        raise ValueError(f"maps must hold finite numbers, got {array.dtype} with NaN or infinite values")
     array = array[:count].astype(np.float32)
     if scale == "each":
         array, low, high, label = normalise_each(array), 0.0, 1.0, "each map: its minimum (0) to its maximum (1)"
@@ -292,6 +349,9 @@ def overlay_colour_bar(fig: plt.Figure, axes: Any, cmap: str = "jet") -> Any:
 
 def plot_history(history) -> plt.Figure:
     """Loss and accuracy per epoch, training and validation, side by side; return the figure."""
+    rows = getattr(history, "epochs", None)
+    if not isinstance(rows, list) or not all(isinstance(row, dict) and "epoch" in row for row in rows):
+        raise TypeError(f"history must be what training.fit returns (a History), got {type(history).__name__}")
     epochs = [row["epoch"] for row in history.epochs]
     if not epochs:
         raise ValueError("history has no epochs to plot; train for at least one epoch first")
@@ -314,8 +374,8 @@ def confusion_matrix(targets: Any, predictions: Any, num_classes: int) -> np.nda
     `confusion_matrix` over the classes 0 to num_classes - 1, after checking the inputs)."""
     from sklearn.metrics import confusion_matrix as sklearn_confusion_matrix
 
-    targets = _to_numpy(targets, "targets").astype(int).ravel()
-    predictions = _to_numpy(predictions, "predictions").astype(int).ravel()
+    num_classes = _arguments.whole("num_classes", num_classes, 1, 10_000)
+    targets, predictions = _class_indices("targets", targets), _class_indices("predictions", predictions)
     if targets.shape != predictions.shape:
         raise ValueError(f"targets and predictions differ in length: {targets.size} and {predictions.size}")
     for name, values in (("targets", targets), ("predictions", predictions)):
@@ -326,8 +386,20 @@ def confusion_matrix(targets: Any, predictions: Any, num_classes: int) -> np.nda
     return sklearn_confusion_matrix(targets, predictions, labels=np.arange(num_classes)).astype(int)
 
 
+def _class_indices(name: str, values: Any) -> np.ndarray:
+    array = _to_numpy(values, name)
+    if not np.issubdtype(array.dtype, np.number):  # booleans and text are no class indices
+        raise TypeError(f"{name} must be class indices (whole numbers such as 0, 1, 2), got {array.dtype} values")
+    if array.size and (not np.isfinite(array).all() or not np.array_equal(array, np.round(array))):
+        raise ValueError(f"{name} must be class indices (whole numbers such as 0, 1, 2), not fractions, NaN or infinity")
+    return array.astype(np.int64).ravel()
+
+
 def plot_confusion_matrix(targets: Any, predictions: Any, class_names: Sequence[str]) -> plt.Figure:
     """The confusion matrix with counts written in the cells (rows: true class, columns: predicted)."""
+    class_names = _arguments.sequence("class_names", class_names, "class names (text)")
+    if not all(isinstance(name, str) for name in class_names):
+        raise TypeError(f"class_names must be text, one name per class, got {class_names!r:.80}")
     counts = confusion_matrix(targets, predictions, len(class_names))
     size = max(3.5, 0.55 * len(class_names) + 1.5)
     fig, ax = plt.subplots(figsize=(size, size))
@@ -349,10 +421,13 @@ def block_diagram(branches: Sequence[Sequence[str]], merge: str, title: str | No
     names, read downwards) and the branches meet in `merge` (such as "concatenate" or "add").
 
     An empty branch is drawn as a plain line: the identity shortcut of a residual block."""
-    if not branches:
-        raise ValueError("branches must hold at least one branch (a list of layer names)")
-    if any(isinstance(branch, str) for branch in branches):
-        raise ValueError("branches is a list of branches, each a list of layer names, such as [['1x1, 64'], ['3x3, 128']]")
+    example = "such as [['1x1, 64'], ['3x3, 128']]"
+    branches = _arguments.sequence("branches", branches, f"branches, each a list of layer names, {example}")
+    if any(isinstance(branch, str) or not isinstance(branch, (list, tuple)) or not all(isinstance(name, str) for name in branch)
+           for branch in branches):
+        raise ValueError(f"branches is a list of branches, each a list of layer names (text), {example}")
+    merge, top = _arguments.text("merge", merge, optional=False), _arguments.text("top", top, optional=False)
+    title = _title("title", title)
     depth = max(1, max(len(branch) for branch in branches))
     longest = max((len(name) for branch in branches for name in branch), default=0)
     width, gap, height = max(2.6, 0.12 * longest), 0.5, 0.6  # a box wide enough for its longest name

@@ -47,7 +47,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Subset
 from tqdm.auto import tqdm
 
-from . import settings
+from . import _arguments, settings
 from .models import evaluation_mode, model_device
 
 __all__ = ["History", "fit", "evaluate", "predict", "save_checkpoint", "load_checkpoint", "stale_temporaries",
@@ -99,6 +99,7 @@ class History:
 
 # ----------------------------------------------------------------------------- checkpoints
 CHECKPOINT_FORMAT = 2  # 2: plain data only, with the optimizer's and scheduler's kinds
+MAX_EPOCHS = 100_000  # more is a typo: a run of that many epochs would not end
 TEMPORARY_SUFFIX = ".tmp"
 
 def _rng_state() -> dict:
@@ -152,7 +153,8 @@ def save_checkpoint(path, model: nn.Module, optimizer=None, scheduler=None, epoc
                     history: History | None = None, scaler=None) -> Path:
     """Write a checkpoint atomically: a crash while writing leaves the previous checkpoint intact. The
     file gets the usual permissions (those of a new file under the umask)."""
-    path = Path(path)
+    path, model = _arguments.path("path", path), _arguments.module("model", model)
+    epoch = _arguments.whole("epoch", epoch, 0, MAX_EPOCHS)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {
         "format": CHECKPOINT_FORMAT,
@@ -185,7 +187,7 @@ def save_checkpoint(path, model: nn.Module, optimizer=None, scheduler=None, epoc
 
 def stale_temporaries(path) -> list[Path]:
     """Unfinished writes of checkpoint `path` that a killed run left beside it."""
-    path = Path(path)
+    path = _arguments.path("path", path)
     return sorted(path.parent.glob(f"{path.name}.*{TEMPORARY_SUFFIX}")) if path.parent.is_dir() else []
 
 
@@ -228,9 +230,10 @@ def load_checkpoint(path, model: nn.Module, optimizer=None, scheduler=None, scal
     The optimizer and scheduler, when given, must be of the kinds the checkpoint was trained with, and
     they take its state, learning rate included (fit then applies the call's learning rate, see the
     module's docstring). Only plain data is loaded (`weights_only=True`)."""
-    path = Path(path)
+    path, model = _arguments.path("path", path), _arguments.module("model", model)
+    _arguments.flag("restore_rng", restore_rng)
     if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
+        raise FileNotFoundError(f"checkpoint not found: no file at path {path}")
     state = _read(path)
     try:
         model.load_state_dict(state["model"])
@@ -371,8 +374,9 @@ def _loss_of(outputs, targets, loss_fn, aux_weight: float) -> tuple[torch.Tensor
 def evaluate(model: nn.Module, loader, device=None, loss_fn: Callable | None = None) -> dict:
     """Mean loss and accuracy of `model` on `loader`, in evaluation mode without gradients (the model
     is given back in the mode it had)."""
-    device = torch.device(device) if device is not None else model_device(model)
-    loss_fn = loss_fn or nn.CrossEntropyLoss()
+    model, loader = _arguments.module("model", model), _arguments.batches("loader", loader)
+    device = _arguments.device("device", device) or model_device(model)
+    loss_fn = nn.CrossEntropyLoss() if loss_fn is None else _arguments.function("loss_fn", loss_fn)
     total_loss, correct, count = 0.0, 0, 0
     with evaluation_mode(model), torch.no_grad():
         for inputs, targets in loader:
@@ -390,7 +394,8 @@ def evaluate(model: nn.Module, loader, device=None, loss_fn: Callable | None = N
 def predict(model: nn.Module, loader, device=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(targets, predicted classes, probabilities) for every example of `loader`, on the CPU, in
     evaluation mode (the model is given back in the mode it had)."""
-    device = torch.device(device) if device is not None else model_device(model)
+    model, loader = _arguments.module("model", model), _arguments.batches("loader", loader)
+    device = _arguments.device("device", device) or model_device(model)
     targets, probabilities = [], []
     with evaluation_mode(model), torch.no_grad():
         for inputs, labels in loader:
@@ -408,9 +413,14 @@ class _LivePlot:
     def __init__(self):
         from IPython.display import display
 
-        self.handle = display(None, display_id=True)
+        # Outside a notebook display() would print "None" and give no handle to update.
+        self.handle = display(None, display_id=True) if _in_notebook() else None
+        if self.handle is None:
+            print("live=True draws the curves in a notebook; here there is none, so fit prints its lines only.")
 
     def update(self, history: History) -> None:
+        if self.handle is None:
+            return
         import matplotlib.pyplot as plt
 
         from .plotting import plot_history
@@ -427,7 +437,7 @@ PER_BATCH_SCHEDULERS = (torch.optim.lr_scheduler.OneCycleLR, torch.optim.lr_sche
 def _scheduler_step(scheduler, scheduler_step: str | None) -> str:
     if scheduler_step is None:
         return "batch" if isinstance(scheduler, PER_BATCH_SCHEDULERS) else "epoch"
-    if scheduler_step not in ("epoch", "batch"):
+    if not isinstance(scheduler_step, str) or scheduler_step not in ("epoch", "batch"):
         raise ValueError(f"scheduler_step must be 'epoch', 'batch' or None (chosen from the scheduler), got {scheduler_step!r}")
     return scheduler_step
 
@@ -462,13 +472,38 @@ class _Run:
         return self.place is None or self.place.rank == 0
 
 
+def _check_fit_arguments(model, train_loader, val_loader, epochs, lr, loss_fn, checkpoint, progress, verbose, live, amp,
+                         aux_weight, distributed) -> None:
+    """Each argument of fit, named when it is wrong, before anything is touched."""
+    _arguments.module("model", model)
+    for name, loader in (("train_loader", train_loader), ("val_loader", val_loader)):
+        if loader is not None and hasattr(_arguments.batches(name, loader), "__len__") and len(loader) == 0:
+            raise ValueError(f"{name} is empty: it gives no batch to {'train on' if name == 'train_loader' else 'validate on'}")
+    if train_loader is None:
+        _arguments.batches("train_loader", train_loader)
+    if isinstance(epochs, (bool, np.bool_)) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    _arguments.whole("epochs", epochs, 1, MAX_EPOCHS)
+    if isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr <= 0:
+        raise ValueError(f"lr must be positive, got {lr!r}")
+    _arguments.number("lr", lr, 0, 1e3, above=True)
+    if loss_fn is not None:
+        _arguments.function("loss_fn", loss_fn)
+    if checkpoint is not None:
+        _arguments.path("checkpoint", checkpoint)
+    _arguments.flag("progress", progress)
+    _arguments.flag("amp", amp)
+    for name, value in (("verbose", verbose), ("live", live), ("distributed", distributed)):
+        if value is not None:
+            _arguments.flag(name, value)
+    _arguments.number("aux_weight", aux_weight, 0, 100)
+
+
 def _prepare(model, train_loader, val_loader, epochs, optimizer, lr, loss_fn, device, scheduler, scheduler_step,
              checkpoint, progress, verbose, live, amp, aux_weight, distributed) -> _Run:
     """Check the arguments, join torchrun's processes, choose the device and build what training needs."""
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
-    if not lr > 0:
-        raise ValueError(f"lr must be positive, got {lr!r}")
+    _check_fit_arguments(model, train_loader, val_loader, epochs, lr, loss_fn, checkpoint, progress, verbose, live, amp,
+                         aux_weight, distributed)
     scheduler_step = _scheduler_step(scheduler, scheduler_step)
     place = None
     if distributed is not False:
@@ -476,7 +511,7 @@ def _prepare(model, train_loader, val_loader, epochs, optimizer, lr, loss_fn, de
         if distributed and place is None:
             raise ValueError("distributed=True needs a run started by torchrun (RANK and WORLD_SIZE are not set); "
                              "start it with `torchrun --nproc_per_node=N ...` or leave distributed=None")
-    device = torch.device(device) if device is not None else model_device(model)
+    device = _arguments.device("device", device) or model_device(model)
     if device.type == "meta":
         raise ValueError("device='meta' holds shapes but no numbers: training there would leave the model without its "
                          "weights; use 'cpu', 'cuda' or 'mps' (or None for where the model is)")

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from matplotlib.patches import Rectangle
 
-from . import explain
+from . import _arguments, explain
 from .by_hand import SEED_EXAMPLES, corr2d, pad2d
 from .data import imagenet_preprocess
 from .models import stage_outputs
@@ -50,8 +50,8 @@ def sliding_window_figure(X, K, stride: int = 1, padding: int = 0, step: int = 0
     full = corr2d(X.astype(float), K.astype(float), stride=stride, padding=padding)  # checks the arguments
     out_h, out_w = full.shape
     steps = out_h * out_w
-    if not 0 <= step < steps:
-        raise ValueError(f"step must be between 0 and {steps - 1} (the output has {out_h}x{out_w} cells), got {step}")
+    if isinstance(step, (bool, np.bool_)) or not isinstance(step, (int, np.integer)) or not 0 <= step < steps:
+        raise ValueError(f"step must be between 0 and {steps - 1} (the output has {out_h}x{out_w} cells), got {step!r}")
     row, col = divmod(step, out_w)
     padded = pad2d(X, padding).astype(float)
     kh, kw = K.shape
@@ -125,8 +125,9 @@ def output_size_figure(n: int, kernel_size: int, stride: int = 1, padding: int =
     explanation = explain_output_size(n, kernel_size, stride, padding, dilation)  # checks the arguments
     if n + 2 * padding > MAX_DRAWN_CELLS:
         raise ValueError(f"output_size_figure draws every cell, and n + 2p = {n + 2 * padding} is more than "
-                         f"{MAX_DRAWN_CELLS}; shapes.explain_output_size({n}, {kernel_size}, {stride}, {padding}, "
-                         f"{dilation}) gives the numbers without the picture")
+                         f"{MAX_DRAWN_CELLS} (a smaller n or padding would fit); "
+                         f"shapes.explain_output_size({n}, {kernel_size}, {stride}, {padding}, {dilation}) gives the numbers "
+                         "without the picture")
     out = conv_output_size(n, kernel_size, stride, padding, dilation)
     total = n + 2 * padding
     span = dilation * (kernel_size - 1) + 1
@@ -186,7 +187,17 @@ def output_size_calculator(n: int = 7, kernel_size: int = 3, stride: int = 3, pa
 
 def function_and_derivative(function, x) -> tuple[np.ndarray, np.ndarray]:
     """Values of an elementwise torch function and of its derivative (by autograd) at the points x."""
-    x = torch.as_tensor(np.asarray(x, dtype=np.float64)).clone().requires_grad_(True)
+    _arguments.function("function", function)
+    if isinstance(x, (bool, np.bool_)):
+        raise TypeError("x must be numbers (a list, array or tensor of points), got a bool")
+    try:
+        points = np.asarray(x.detach().cpu() if isinstance(x, torch.Tensor) else x, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"x must be numbers (a list, array or tensor of points), got {type(x).__name__}") from None
+    if points.size == 0 or points.size > 1_000_000 or not np.isfinite(points).all():
+        raise ValueError(f"x must hold from 1 to 1,000,000 finite numbers, got {points.size:,} "
+                         f"({'some not finite' if points.size and not np.isfinite(points).all() else 'values'})")
+    x = torch.as_tensor(points).clone().requires_grad_(True)
     y = function(x)
     if y.shape != x.shape:
         raise ValueError(f"function must act elementwise: it turned shape {tuple(x.shape)} into {tuple(y.shape)}")
@@ -196,7 +207,11 @@ def function_and_derivative(function, x) -> tuple[np.ndarray, np.ndarray]:
 
 def function_figure(name: str, function, x_range: tuple[float, float] = (-6.0, 6.0)) -> plt.Figure:
     """Plot f and its derivative f' (taken by autograd) side by side; return the figure."""
-    low, high = x_range
+    name = _arguments.text("name", name, optional=False)
+    _arguments.function("function", function)
+    if not isinstance(x_range, (tuple, list)) or len(x_range) != 2:
+        raise ValueError(f"x_range must be (low, high), such as (-6, 6), got {x_range!r}")
+    low, high = (_arguments.number(f"x_range's {end}", value) for end, value in zip(("low", "high"), x_range))
     if not low < high:
         raise ValueError(f"x_range must be (low, high) with low < high, got {x_range!r}")
     x = np.linspace(low, high, 601)
@@ -234,6 +249,15 @@ def function_explorer(functions: dict, x_range: tuple[float, float] = (-6.0, 6.0
     return widgets.VBox([widgets.HBox([choose, width]), output])
 
 
+def _check_photo(image) -> None:
+    """A photo as the preprocessing takes it: a PIL image or an H x W x 3 array."""
+    if hasattr(image, "convert") and hasattr(image, "size"):  # a PIL image
+        return
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[-1] != 3 or image.size == 0:
+        raise ValueError(f"image must be a photo (a PIL image or an H x W x 3 array, as data.sample_image gives), got "
+                         f"{type(image).__name__}{' of shape ' + str(image.shape) if hasattr(image, 'shape') else ''}")
+
+
 def _stage_maps(model, image, stages: dict, preprocess) -> dict:
     batch = preprocess(image).unsqueeze(0)
     outputs = stage_outputs(model, batch, names=list(stages.values()))
@@ -244,14 +268,22 @@ def feature_map_figure(model, image, stage: str, channel: int, stages: dict | No
                        maps: dict | None = None) -> plt.Figure:
     """Draw the input photo, the filter behind `channel` (for a first-layer convolution) and the
     feature map of that channel at `stage`. `stages` maps labels to layer names of `model`."""
-
-    stages = stages or {stage: stage}
-    if stage not in stages:
+    _arguments.module("model", model)
+    if stages is not None and (not isinstance(stages, dict) or not stages):
+        raise TypeError(f"stages must map labels to layer names, such as {{'conv1': 'features.0'}}, got {stages!r:.80}")
+    if stages is None:
+        names = [name for name, _ in model.named_modules() if name]
+        if not isinstance(stage, str) or stage not in names:
+            raise ValueError(f"stage must be a layer name of the model, such as {names[:3]}, got {stage!r}")
+        stages = {stage: stage}
+    if not isinstance(stage, str) or stage not in stages:
         raise ValueError(f"stage must be one of {list(stages)}, got {stage!r}")
+    if maps is None:
+        _check_photo(image)
     preprocess = preprocess or imagenet_preprocess()
     maps = maps if maps is not None else _stage_maps(model, image, stages, preprocess)
     fmap = maps[stage]
-    if not 0 <= channel < fmap.shape[0]:
+    if isinstance(channel, (bool, np.bool_)) or not isinstance(channel, (int, np.integer)) or not 0 <= channel < fmap.shape[0]:
         raise ValueError(f"channel must be between 0 and {fmap.shape[0] - 1} at stage {stage!r}, got {channel}")
     layer = dict(model.named_modules())[stages[stage]]
     weight = getattr(layer, "weight", None)
@@ -326,7 +358,7 @@ def explanation_figure(model, image, target: int, method: str = "grad_cam", laye
     map laid over the image; `box` (top, left, height, width) outlines where the evidence is, when
     known. `picture` is what to show (default: the image tensor, rescaled). Returns the figure."""
 
-    if method not in explain.METHODS:
+    if not isinstance(method, str) or method not in explain.METHODS:
         raise ValueError(f"method must be one of {list(explain.METHODS)}, got {method!r}")
     if heatmap is None:
         heatmap = explain.METHODS[method](model, image, target, **_method_options(method, image, layer, options))

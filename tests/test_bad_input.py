@@ -9,16 +9,30 @@ empty, of the wrong shape) and checks what comes back.
 from __future__ import annotations
 
 import math
+import os
 import signal
+import tempfile
+import warnings
 from contextlib import contextmanager
+from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from torch.utils.data import DataLoader, TensorDataset
 
-from course_utils import by_hand, compare, device, explain, shapes
+from course_utils import by_hand, compare, data, device, explain, models, plotting, shapes, training, widgets
+
+
+class Fresh:
+    """An argument built anew for each call (a model that a call with a huge learning rate would spoil)."""
+
+    def __init__(self, build):
+        self.build = build
+
 
 ARRAY_2D, KERNEL_2D = np.arange(16.0).reshape(4, 4), np.ones((2, 2))
 CALLS = {
@@ -72,6 +86,84 @@ CALLS.update({
     "device.seed_everything": (device.seed_everything, {"seed": 0}),
 })
 
+# notebook-level helpers: figures, models, data, training and widgets, each on inputs small enough to answer at once
+SCRATCH = Path(tempfile.mkdtemp(prefix="bad-input-"))
+torch.manual_seed(0)
+def tiny():
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 3))
+
+
+TINY = Fresh(tiny)
+LOADER = DataLoader(TensorDataset(torch.randn(8, 3, 2, 2), torch.randint(0, 3, (8,))), batch_size=4)
+training.save_checkpoint(SCRATCH / "valid.pt", tiny())
+HISTORY = training.History([{"epoch": 1, "train_loss": 1.0, "train_accuracy": 0.5, "val_loss": 1.1, "val_accuracy": 0.4,
+                             "seconds": 0.1}])
+MAPS = torch.rand(4, 6, 6)
+PHOTO = np.zeros((32, 32, 3), dtype=np.uint8)
+CALLS.update({
+    "plotting.show_image": (plotting.show_image, {"image": np.zeros((8, 8)), "title": "t", "cmap": "gray",
+                                                  "vmin": 0.0, "vmax": 1.0}),
+    "plotting.show_images": (plotting.show_images, {"images": [np.zeros((4, 4))] * 2, "titles": ["a", "b"], "ncols": 2,
+                                                    "size": 1.0}),
+    "plotting.show_matrix": (plotting.show_matrix, {"matrix": np.eye(3), "title": "t", "highlight": (0, 0, 2, 2),
+                                                    "fmt": "{:.0f}"}),
+    "plotting.show_filters": (plotting.show_filters, {"weight": torch.rand(4, 3, 3, 3), "n": 4, "ncols": 2, "size": 1.0}),
+    "plotting.show_feature_maps": (plotting.show_feature_maps, {"maps": MAPS, "n": 4, "ncols": 2, "size": 1.0,
+                                                                "scale": "each"}),
+    "plotting.confusion_matrix": (plotting.confusion_matrix, {"targets": [0, 1, 1], "predictions": [0, 1, 0],
+                                                              "num_classes": 2}),
+    "plotting.plot_confusion_matrix": (plotting.plot_confusion_matrix, {"targets": [0, 1, 1], "predictions": [0, 1, 0],
+                                                                        "class_names": ["cat", "dog"]}),
+    "plotting.block_diagram": (plotting.block_diagram, {"branches": [["1x1 conv"], ["3x3 conv"]], "merge": "concatenate",
+                                                        "title": "t", "top": "input"}),
+    "plotting.plot_history": (plotting.plot_history, {"history": HISTORY}),
+    "plotting.to_displayable": (plotting.to_displayable, {"image": np.zeros((4, 4, 3)), "name": "image"}),
+    "plotting.normalise_each": (plotting.normalise_each, {"filters": np.random.rand(2, 3, 3, 3)}),
+    "models.LeNet5": (models.LeNet5, {"num_classes": 10, "in_channels": 1, "batch_norm": False}),
+    "models.AlexNet": (models.AlexNet, {"num_classes": 2, "dropout": 0.5, "variant": "torchvision"}),
+    "models.Inception": (models.Inception, {"in_channels": 4, "ch1x1": 2, "ch3x3_reduce": 2, "ch3x3": 2,
+                                            "ch5x5_reduce": 2, "ch5x5": 2, "pool_proj": 2}),
+    "models.BasicBlock": (models.BasicBlock, {"in_channels": 4, "channels": 4, "stride": 1}),
+    "models.Bottleneck": (models.Bottleneck, {"in_channels": 16, "channels": 4, "stride": 1}),
+    "models.ResNet": (models.ResNet, {"block": models.BasicBlock, "layers": [1, 1, 1, 1], "num_classes": 2}),
+    "models.DenseBlock": (models.DenseBlock, {"num_layers": 2, "in_channels": 4, "growth_rate": 2, "bn_size": 2}),
+    "models.DenseNet": (models.DenseNet, {"growth_rate": 4, "block_config": (1, 1), "num_init_features": 8, "bn_size": 2,
+                                          "num_classes": 2}),
+    "models.AlphaGoPolicyNet": (models.AlphaGoPolicyNet, {"filters": 8, "planes": 4, "board": 9}),
+    "models.stage_outputs": (models.stage_outputs, {"model": NETWORK, "x": IMAGE[None], "names": ["0", "1"]}),
+    "models.count_parameters": (models.count_parameters, {"model": NETWORK, "trainable": False}),
+    "models.layer_table": (models.layer_table, {"model": NETWORK, "input_size": (3, 16, 16)}),
+    "data.sample_image": (data.sample_image, {"name": "cat"}),
+    "data.load_image": (data.load_image, {"path": data.sample_image_path("cat")}),
+    "data.imagenet_preprocess": (data.imagenet_preprocess, {"resize": 32, "crop": 32}),
+    "data.cats_vs_dogs_transforms": (data.cats_vs_dogs_transforms, {"image_size": 32, "train": True,
+                                                                    "crop_scale": (0.5, 1.0)}),
+    "data.SyntheticCatsDogs": (data.SyntheticCatsDogs, {"count": 4, "seed": 0, "size": 32}),
+    "data.PatternPatches": (data.PatternPatches, {"count": 4, "seed": 0, "size": 32, "patch": 8, "decoy": False}),
+    "data.Transformed": (data.Transformed, {"dataset": TensorDataset(torch.zeros(4, 2)), "transform": None,
+                                            "indices": [0, 1]}),
+    "training.fit": (training.fit, {"model": TINY, "train_loader": LOADER, "val_loader": LOADER, "epochs": 1, "lr": 1e-3,
+                                    "device": "cpu", "scheduler_step": None, "progress": False, "live": False,
+                                    "amp": True, "aux_weight": 0.3, "distributed": False, "verbose": False}),
+    "training.evaluate": (training.evaluate, {"model": TINY, "loader": LOADER, "device": "cpu"}),
+    "training.predict": (training.predict, {"model": TINY, "loader": LOADER, "device": "cpu"}),
+    "training.save_checkpoint": (training.save_checkpoint, {"path": SCRATCH / "saved.pt", "model": TINY, "epoch": 0}),
+    "training.load_checkpoint": (training.load_checkpoint, {"path": SCRATCH / "valid.pt", "model": TINY,
+                                                            "restore_rng": False}),
+    "training.stale_temporaries": (training.stale_temporaries, {"path": SCRATCH / "valid.pt"}),
+    "widgets.sliding_window_figure": (widgets.sliding_window_figure, {"X": ARRAY_2D, "K": KERNEL_2D, "stride": 1,
+                                                                      "padding": 0, "step": 0}),
+    "widgets.output_size_figure": (widgets.output_size_figure, {"n": 7, "kernel_size": 3, "stride": 1, "padding": 0,
+                                                                "dilation": 1}),
+    "widgets.function_and_derivative": (widgets.function_and_derivative, {"function": torch.tanh,
+                                                                          "x": np.linspace(-1, 1, 5)}),
+    "widgets.function_figure": (widgets.function_figure, {"name": "tanh", "function": torch.tanh, "x_range": (-2.0, 2.0)}),
+    "widgets.feature_map_figure": (widgets.feature_map_figure, {"model": NETWORK, "image": PHOTO, "stage": "0",
+                                                                "channel": 1}),
+    "widgets.explanation_figure": (widgets.explanation_figure, {"model": NETWORK, "image": IMAGE, "target": 1,
+                                                                "method": "saliency"}),
+})
+
 MISTAKES = [None, "seven", -1, 0, 2.5, -0.5, float("nan"), float("inf"), 10**12, True, [], (), np.zeros(0),
             np.zeros((2, 2, 2, 2, 2)), np.full((3, 3), np.nan), object()]
 SECONDS = 5  # longer than that is a hang
@@ -108,16 +200,29 @@ def _finite(result) -> bool:
 
 def outcome(function, arguments: dict, argument: str) -> str:
     """'works', 'clear' (an error naming the argument), or what went wrong."""
+    arguments = {name: value.build() if isinstance(value, Fresh) else value for name, value in arguments.items()}
     try:
-        with time_limit(SECONDS):
+        with time_limit(SECONDS), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a warning is fine; what comes back is judged
             result = function(**arguments)
     except TimeoutError:
         return "hang"
-    except (ValueError, TypeError, IndexError) as error:
+    except (ValueError, TypeError, IndexError, FileNotFoundError) as error:
         return "clear" if argument in str(error) else f"vague: {type(error).__name__}: {str(error)[:160]}"
     except Exception as error:  # noqa: BLE001 - anything else is a failure to report, with its name
         return f"vague: {type(error).__name__}: {str(error)[:160]}"
+    finally:
+        plt.close("all")  # the figure functions' figures
     return "works" if _finite(result) else "silent non-finite"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def in_scratch():
+    """Paths such as 'seven' are written (a checkpoint) and read in a scratch folder, not the repository."""
+    before = Path.cwd()
+    os.chdir(SCRATCH)
+    yield
+    os.chdir(before)
 
 
 def test_every_valid_call_works():

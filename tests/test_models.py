@@ -239,7 +239,7 @@ def test_every_model_gives_one_score_per_class(factory, size):
 
 @pytest.mark.parametrize("factory", [models.LeNet5, models.GoogLeNet, models.resnet34, lambda num_classes: models.vgg("A", num_classes)])
 def test_num_classes_is_checked(factory):
-    with pytest.raises(ValueError, match="num_classes must be a positive integer"):
+    with pytest.raises(ValueError, match="num_classes must be a whole number from 1 to 100,000"):
         factory(num_classes=0)
 
 
@@ -342,11 +342,16 @@ def test_the_architectures_depend_on_torch_alone():
     import ast
     from pathlib import Path
 
-    tree = ast.parse(Path(models.__file__).read_text(encoding="utf-8"))
-    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
-    imported |= {("." if node.level else "") + (node.module or "").split(".")[0]
-                 for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    assert imported <= {"__future__", "collections", "contextlib", "numbers", "typing", "torch"}, imported  # the standard library and torch
+    def imports(path):
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+        names = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        return names | {("." if node.level else "") + (node.module or "").split(".")[0]
+                        for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+
+    standard = {"__future__", "collections", "contextlib", "math", "numbers", "os", "pathlib", "typing"}
+    # the standard library, torch, and the package's argument checks, which need NumPy besides
+    assert imports(models.__file__) <= standard | {"torch", ".", "._arguments"}, imports(models.__file__)
+    assert imports(Path(models.__file__).with_name("_arguments.py")) <= standard | {"torch", "numpy"}
 
 
 # ----------------------------------------------------------------------------- DenseNet

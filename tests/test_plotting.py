@@ -128,7 +128,7 @@ def test_show_filters_draws_each_filter_rescaled_in_colour():
 def test_show_filters_gray_for_other_channel_counts_and_checks_n():
     fig = plotting.show_filters(torch.randn(4, 16, 3, 3))
     assert np.asarray(fig.axes[0].get_images()[0].get_array()).shape == (3, 3)
-    with pytest.raises(ValueError, match="n must be between 1 and 4"):
+    with pytest.raises(ValueError, match="n must be a whole number from 1 to 4"):
         plotting.show_filters(torch.randn(4, 3, 3, 3), n=5)
     with pytest.raises(ValueError, match="weight must be"):
         plotting.show_filters(torch.randn(4, 3, 3))
@@ -184,7 +184,7 @@ def test_block_diagram_draws_a_box_per_layer_and_a_line_for_the_identity():
 
 
 def test_block_diagram_refuses_what_is_not_branches():
-    with pytest.raises(ValueError, match="at least one branch"):
+    with pytest.raises(ValueError, match="at least one of its branches"):
         plotting.block_diagram([], merge="add")
     with pytest.raises(ValueError, match="a list of branches"):
         plotting.block_diagram(["1x1 conv"], merge="add")

@@ -73,7 +73,8 @@ def test_output_size_figure_states_the_result(n, k, s, p, d):
 
 def test_output_size_figure_refuses_sizes_it_could_not_draw_in_time():
     started = time.perf_counter()
-    with pytest.raises(ValueError, match="n \\+ 2p = 20000 is more than 300; shapes.explain_output_size"):
+    expected = "n \\+ 2p = 20000 is more than 300 \\(a smaller n or padding would fit\\); shapes.explain_output_size"
+    with pytest.raises(ValueError, match=expected):
         widgets.output_size_figure(20000, 3)
     assert time.perf_counter() - started < 5  # refused at once, not drawn for a minute
 

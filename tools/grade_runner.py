@@ -23,9 +23,9 @@ from queue import Empty
 # notebook graded); nbformat's schemas check no IRI, so the runner does without it.
 sys.modules.setdefault("rfc3987_syntax", None)
 
-import nbformat  # noqa: E402
-from nbclient import NotebookClient  # noqa: E402
-from nbclient.exceptions import CellTimeoutError, DeadKernelError  # noqa: E402
+import nbformat  # noqa: E402 - after the line above, which it needs
+from nbclient import NotebookClient  # noqa: E402 - after the line above, which it needs
+from nbclient.exceptions import CellTimeoutError, DeadKernelError  # noqa: E402 - after the line above, which it needs
 
 HAND_OVER_MIME = "application/vnd.cnn-course.answer+json"  # course_utils.exercises.HAND_OVER_MIME
 POLL_SECONDS = 1.0
