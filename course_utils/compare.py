@@ -58,7 +58,8 @@ class Report:
                 raise TypeError(f"report: {name!r} is a {type(check).__name__}; give it a check from close, same, "
                                 "bound or every")
         if not checks:
-            raise ValueError("report: give at least one check, e.g. report(ours=close(a, b))")
+            raise ValueError("report: give at least one check (named checks or a dict of them), e.g. "
+                             "report(ours=close(a, b))")
         self.checks = dict(checks)
 
     def __bool__(self) -> bool:
@@ -84,6 +85,9 @@ class Report:
 def report(checks: Mapping[str, Check] | None = None, /, **named: Check) -> Report:
     """Line several checks up under their names: `report(loops=close(...), im2col=close(...))`, or a
     dict for names that are not identifiers: `report({"ReLU, He init": bound(...)})`."""
+    if checks is not None and not isinstance(checks, Mapping):
+        raise TypeError(f"report: checks must be a dict of named checks, such as {{'ours': close(a, b)}}, got "
+                        f"{type(checks).__name__}")
     return Report({**(dict(checks) if checks is not None else {}), **named})
 
 

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from . import _arguments, settings
+from ._arguments import MAX_WIDTH
 from ._download import why_no_download
 from .photos import _IMAGE_SUFFIXES, IMAGENET_MEAN, IMAGENET_STD, ToPIL, load_image
 
@@ -159,9 +160,16 @@ class ImageFiles:
     def __init__(self, items: list[tuple[Path, int]], transform=None, source: str = "image folder"):
         from PIL import Image
 
+        items = _arguments.sequence("items", items, "(path, label) pairs", empty=True)
+        if not all(isinstance(item, (tuple, list)) and len(item) == 2 for item in items):
+            raise TypeError(f"items must be (path, label) pairs, such as [('cat.jpg', 0)], got {items[:2]!r:.80}")
+        if transform is not None:
+            _arguments.function("transform", transform)
+        source = _arguments.text("source", source, optional=False)
         self.items, self.skipped = [], []
         for path, label in items:
-            path = Path(path)
+            path = _arguments.path("items' paths", path)
+            _arguments.whole("items' labels", label, 0, MAX_WIDTH)
             if not path.is_file():  # a folder, a named pipe or a device: opening it could wait for ever
                 self.skipped.append(path)
                 continue
@@ -175,7 +183,8 @@ class ImageFiles:
         if self.skipped:
             print(f"Skipped {len(self.skipped)} unreadable file(s) of {len(items)}, for example {self.skipped[0].name}.")
         if not self.items:
-            raise ValueError(f"none of the {len(items)} image files could be read")
+            raise ValueError("items is empty: it names no image file" if not items else
+                             f"none of the {len(items)} image files of items could be read")
         self.transform, self.source, self.classes = transform, source, CATS_DOGS_CLASSES
 
     def __len__(self) -> int:

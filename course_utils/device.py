@@ -67,6 +67,8 @@ def choose_device(prefer: str | None = None) -> DeviceChoice:
 def get_device(prefer: str | None = None, verbose: bool = False) -> torch.device:
     """Return the device to compute on: cuda if available, then mps, then cpu."""
     choice = choose_device(prefer)
+    if not isinstance(verbose, (bool, np.bool_)):
+        raise TypeError(f"verbose must be True or False, got {verbose!r:.60}")
     if verbose:
         print(f"Using {choice.device}: {choice.reason}")
     return choice.device

@@ -71,6 +71,7 @@ def _positive_int(value, name: str, most: int = 100_000) -> int:
 
 def layer_names(model: nn.Module) -> list[str]:
     """The names `grad_cam` accepts for `layer`: every submodule of the model."""
+    _check_model(model)
     return [name for name, _ in model.named_modules() if name]
 
 

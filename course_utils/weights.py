@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 import torch
 from torch import nn
 
+from . import _arguments
 from ._download import why_no_download
 
 __all__ = ["OFFLINE_FALLBACK", "pretrained", "classifier_head", "transfer"]
@@ -85,6 +86,7 @@ def classifier_head(model: nn.Module) -> tuple[nn.Module, str]:
     """The last linear layer of a classification model and its path: `fc` (ResNet, GoogLeNet),
     `classifier` (DenseNet), `classifier.N` (AlexNet, VGG, MobileNet) or, failing those, the last
     linear layer the model registers (`heads.head` for a vision transformer)."""
+    _arguments.module("model", model)
     for path in ("fc", "classifier"):
         layer = getattr(model, path, None)
         if isinstance(layer, nn.Linear):

@@ -87,7 +87,7 @@ def _widgets():
 def sliding_window_stepper(example: str = "3x3 input, 2x2 kernel") -> Any:
     """Widget: choose a worked example, stride and padding, then step the window across the input."""
     widgets = _widgets()
-    if example not in SEED_EXAMPLES:
+    if not isinstance(example, str) or example not in SEED_EXAMPLES:
         raise ValueError(f"example must be one of {list(SEED_EXAMPLES)}, got {example!r}")
     choose = widgets.Dropdown(options=list(SEED_EXAMPLES), value=example, description="example")
     stride = widgets.IntSlider(value=1, min=1, max=3, description="stride")
@@ -161,6 +161,9 @@ def output_size_figure(n: int, kernel_size: int, stride: int = 1, padding: int =
 def output_size_calculator(n: int = 7, kernel_size: int = 3, stride: int = 3, padding: int = 0, dilation: int = 1) -> Any:
     """Widget: sliders for n, k, s, p and d; the formula with the numbers, and what would fit."""
     widgets = _widgets()
+    for name, value, low, high in (("n", n, 1, 32), ("kernel_size", kernel_size, 1, 11), ("stride", stride, 1, 6),
+                                   ("padding", padding, 0, 6), ("dilation", dilation, 1, 4)):
+        _arguments.whole(name, value, low, high)  # the sliders' ranges
     sliders = {
         "n": widgets.IntSlider(value=n, min=1, max=32, description="n (input)"),
         "kernel_size": widgets.IntSlider(value=kernel_size, min=1, max=11, description="k (kernel)"),
@@ -231,8 +234,14 @@ def function_figure(name: str, function, x_range: tuple[float, float] = (-6.0, 6
 def function_explorer(functions: dict, x_range: tuple[float, float] = (-6.0, 6.0)) -> Any:
     """Widget: choose one of `functions` (name -> elementwise torch function) and see f and f'."""
     widgets = _widgets()
-    if not functions:
-        raise ValueError("functions is empty; pass a dict such as {'sigmoid': torch.sigmoid}")
+    if not isinstance(functions, dict) or not functions:
+        raise ValueError(f"functions must map names to functions, such as {{'sigmoid': torch.sigmoid}}, got {functions!r:.60}")
+    for name, function in functions.items():
+        _arguments.text("functions' names", name, optional=False)
+        _arguments.function(f"functions[{name!r}]", function)
+    if not isinstance(x_range, (tuple, list)) or len(x_range) != 2:
+        raise ValueError(f"x_range must be (low, high), such as (-6, 6), got {x_range!r}")
+    _arguments.number("x_range's high end", x_range[1], 1.0, 20.0)  # the slider's range
     choose = widgets.Dropdown(options=list(functions), description="function")
     width = widgets.FloatSlider(value=x_range[1], min=1.0, max=20.0, step=0.5, description="x range ±")
     output = widgets.Output()

@@ -1,9 +1,11 @@
-"""Bad input, generated: every public function of the arithmetic modules either works (with a finite
-result) or raises an error that names the argument that was wrong, and never hangs.
+"""Bad input, generated: every public function of the package that a notebook calls with values (84 of
+them: the arithmetic of by_hand and shapes, the checks, explanations, figures, models, datasets,
+training, checkpoints and widgets) either works (with a finite result) or raises an error that names
+the argument that was wrong, and never hangs.
 
 Each function has one valid call below; Hypothesis replaces one argument of it at a time with a value
 drawn from a list of usual mistakes (None, text, negative, zero, fractional, NaN, infinite, enormous,
-empty, of the wrong shape) and checks what comes back.
+empty, of the wrong shape) and checks what comes back; the census tries every mistake in every argument.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch.utils.data import DataLoader, TensorDataset
 
-from course_utils import by_hand, compare, data, device, explain, models, plotting, shapes, training, widgets
+from course_utils import by_hand, compare, data, device, exercises, explain, models, plotting, shapes, training, weights, widgets
 
 
 class Fresh:
@@ -160,6 +162,19 @@ CALLS.update({
     "widgets.function_figure": (widgets.function_figure, {"name": "tanh", "function": torch.tanh, "x_range": (-2.0, 2.0)}),
     "widgets.feature_map_figure": (widgets.feature_map_figure, {"model": NETWORK, "image": PHOTO, "stage": "0",
                                                                 "channel": 1}),
+    "widgets.sliding_window_stepper": (widgets.sliding_window_stepper, {"example": "3x3 input, 2x2 kernel"}),
+    "widgets.output_size_calculator": (widgets.output_size_calculator, {"n": 7, "kernel_size": 3, "stride": 3, "padding": 0,
+                                                                        "dilation": 1}),
+    "widgets.function_explorer": (widgets.function_explorer, {"functions": {"tanh": torch.tanh}, "x_range": (-2.0, 2.0)}),
+    "compare.same": (compare.same, {"actual": np.arange(3), "expected": np.arange(3)}),
+    "compare.report": (lambda checks: compare.report(checks), {"checks": {"equal": compare.same(1, 1)}}),  # positional
+    "exercises.numbers": (exercises.numbers, {"exercise": "03.1"}),
+    "exercises.check": (exercises.check, {"exercise": "01.1", "answer": 0}),
+    "device.get_device": (device.get_device, {"prefer": "cpu", "verbose": False}),
+    "weights.classifier_head": (weights.classifier_head, {"model": NETWORK}),
+    "explain.layer_names": (explain.layer_names, {"model": NETWORK}),
+    "data.ImageFiles": (data.ImageFiles, {"items": [(data.sample_image_path("cat"), 0)], "transform": None,
+                                          "source": "image folder"}),
     "widgets.explanation_figure": (widgets.explanation_figure, {"model": NETWORK, "image": IMAGE, "target": 1,
                                                                 "method": "saliency"}),
 })

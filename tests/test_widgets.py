@@ -120,7 +120,7 @@ def test_function_helpers_reject_bad_input():
         widgets.function_and_derivative(lambda x: x.sum(), np.zeros(3))
     with pytest.raises(ValueError, match="x_range"):
         widgets.function_figure("relu", torch.relu, (2, -2))
-    with pytest.raises(ValueError, match="functions is empty"):
+    with pytest.raises(ValueError, match="functions must map names to functions"):
         widgets.function_explorer({})
 
 
