@@ -16,6 +16,7 @@ ResNet's convolutions, N(0, 0.01) for VGG's dense layers and for GoogLeNet), as 
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from contextlib import contextmanager
 from typing import NamedTuple
@@ -675,9 +676,15 @@ class LayerTable(list):
 def layer_table(model, input_size) -> LayerTable:
     """Each layer's output shape, parameters and multiply-adds for one input of `input_size`.
 
-    `input_size` is (channels, height, width). Multiply-adds come from PyTorch's own FLOP counter
-    (torch.utils.flop_counter; one multiply-add is two FLOPs) and cover convolutions and matrix
-    products; activations and pooling count zero. Layers are the modules without children.
+    `input_size` is (channels, height, width). One row per call of a layer (a module without
+    children), in the order the forward pass makes them: a layer used twice, such as the ReLU a
+    ResNet block applies after each convolution, gets a row for each call, and its parameters are
+    counted on its first row only. Layers with parameters that the pass never calls (an auxiliary
+    head in evaluation mode) come last, without a shape. Multiply-adds come from PyTorch's own FLOP
+    counter (torch.utils.flop_counter; one multiply-add is two FLOPs) and cover convolutions and matrix
+    products; activations and pooling count zero. A layer called more than once has its count shared
+    out over its calls in proportion to their outputs (exact for convolutions and linear layers, whose
+    cost per output number is fixed).
     """
     _arguments.module("model", model)
     if not isinstance(input_size, (tuple, list, torch.Size)) or len(input_size) != 3:
@@ -686,11 +693,11 @@ def layer_table(model, input_size) -> LayerTable:
                  for what, value, high in zip(("channels", "height", "width"), input_size, (MAX_WIDTH, 10_000, 10_000)))
     modules = dict(model.named_modules())
     leaves = [name for name, module in modules.items() if name and not list(module.children())]
-    shapes: dict[str, tuple] = {}
+    calls: list[tuple[str, tuple]] = []  # (layer, output shape) in the order of the forward pass
 
     def record(name):
         def hook(module, inputs, output) -> None:  # returning a value would replace the output
-            shapes.setdefault(name, tuple(output.shape[1:]))
+            calls.append((name, tuple(output.shape[1:])))
         return hook
 
     handles = [modules[name].register_forward_hook(record(name)) for name in leaves]
@@ -700,16 +707,31 @@ def layer_table(model, input_size) -> LayerTable:
     finally:
         for handle in handles:
             handle.remove()
-    flops = counter.get_flop_counts()
+    return _rows(model, modules, leaves, calls, counter.get_flop_counts())
+
+
+def _rows(model, modules: dict, leaves: list[str], calls: list[tuple[str, tuple]], flops: dict) -> LayerTable:
+    """The table from the recorded calls and the FLOP counter's totals per layer."""
     prefix = type(model).__name__
-    table = LayerTable()
-    own = sum(p.numel() for p in model.parameters(recurse=False))  # not count_parameters: this level only
-    for name in leaves:
+    outputs, left = {}, {}  # per layer: output numbers over all its calls, calls still to come
+    for name, shape in calls:
+        outputs[name] = outputs.get(name, 0) + math.prod(shape)
+        left[name] = left.get(name, 0) + 1
+    table, given = LayerTable(), {}  # given: multiply-adds shared out to a layer's calls so far
+    for name, shape in calls:
         module = modules[name]
-        params = sum(p.numel() for p in module.parameters(recurse=False))
-        mult_adds = sum(flops.get(f"{prefix}.{name}", {}).values()) // 2
-        if name in shapes or params:
-            table.append(LayerRow(name, type(module).__name__, shapes.get(name, ()), params, mult_adds))
+        params = 0 if name in given else sum(p.numel() for p in module.parameters(recurse=False))
+        total = sum(flops.get(f"{prefix}.{name}", {}).values()) // 2
+        left[name] -= 1
+        share = total - given.get(name, 0) if not left[name] else total * math.prod(shape) // max(outputs[name], 1)
+        given[name] = given.get(name, 0) + share
+        table.append(LayerRow(name, type(module).__name__, shape, params, share))
+    seen = set(given)
+    for name in leaves:  # parameters the forward pass did not use
+        params = sum(p.numel() for p in modules[name].parameters(recurse=False))
+        if name not in seen and params:
+            table.append(LayerRow(name, type(modules[name]).__name__, (), params, 0))
+    own = sum(p.numel() for p in model.parameters(recurse=False))  # not count_parameters: this level only
     if own:
         table.append(LayerRow("(model's own)", "Parameter", (), own, 0))
     return table

@@ -44,14 +44,16 @@ def _int(value, name: str, minimum: int) -> int:
     return int(value)
 
 
-def _check(n, kernel_size, stride, padding, dilation) -> tuple[int, int, int, int, int]:
+def _check(n, kernel_size, stride, padding, dilation, ceil_mode: bool = False) -> tuple[int, int, int, int, int]:
     n = _int(n, "n", 1)
     k = _int(kernel_size, "kernel_size", 1)
     s = _int(stride, "stride", 1)
     p = _int(padding, "padding", 0)
     d = _int(dilation, "dilation", 1)
     span = d * (k - 1) + 1
-    if span > n + 2 * p:
+    # With ceil_mode a window may hang over the end of the padded input, so PyTorch (and this module)
+    # still gives one window when the kernel is wider than that input by less than the stride.
+    if span > n + 2 * p + (s - 1 if ceil_mode else 0):
         hint = f"kernel_size of at most {(n + 2 * p - 1) // d + 1}" if d > 1 else f"kernel_size of at most {n + 2 * p}"
         raise ValueError(
             f"the kernel spans {span} cells (kernel_size={k}, dilation={d}) but the padded input has only "
@@ -63,13 +65,18 @@ def _check(n, kernel_size, stride, padding, dilation) -> tuple[int, int, int, in
 def conv_output_size(n: int, kernel_size: int, stride: int = 1, padding: int = 0, dilation: int = 1,
                      ceil_mode: bool = False) -> int:
     """Output length along one axis: floor((n + 2p - d(k-1) - 1)/s) + 1 (ceil with ceil_mode)."""
-    n, k, s, p, d = _check(n, kernel_size, stride, padding, dilation)
+    if not isinstance(ceil_mode, bool):
+        raise ValueError(f"ceil_mode must be True or False, got {ceil_mode!r}")
+    n, k, s, p, d = _check(n, kernel_size, stride, padding, dilation, ceil_mode)
     numerator = n + 2 * p - d * (k - 1) - 1
     if not ceil_mode:
         return numerator // s + 1
     out = -(-numerator // s) + 1
     if (out - 1) * s >= n + p:  # PyTorch: the last window must start inside the input or left padding
         out -= 1
+    if out < 1:
+        raise ValueError(f"no window fits: the kernel spans {d * (k - 1) + 1} cells (kernel_size={k}, dilation={d}) and "
+                         f"the padded input has n + 2*padding = {n + 2 * p}; use a smaller kernel_size or more padding")
     return out
 
 

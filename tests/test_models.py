@@ -1,5 +1,6 @@
 """course_utils.models: parameter counts against torchvision, stage outputs, the offline fallback."""
 
+import math
 import urllib.error
 
 import pytest
@@ -95,6 +96,51 @@ def test_layer_table_alexnet_totals_and_flop_counter():
     assert rows["features.0"].mult_adds == 64 * 55 * 55 * 3 * 11 * 11
     assert rows["classifier.1"].params == 9216 * 4096 + 4096
     assert "61,100,840" in str(table)
+
+
+LAYER_TABLE_MODELS = {
+    "LeNet-5": (models.LeNet5, (1, 28, 28)), "LeNet-5 with batch norm": (lambda: models.LeNet5(batch_norm=True), (1, 28, 28)),
+    "AlexNet": (models.AlexNet, (3, 224, 224)), "AlexNet (paper)": (lambda: models.AlexNet(variant="paper"), (3, 227, 227)),
+    "VGG-11": (lambda: models.vgg("A"), (3, 64, 64)), "GoogLeNet": (lambda: models.GoogLeNet(aux_logits=True), (3, 96, 96)),
+    "ResNet-18": (models.resnet18, (3, 64, 64)), "ResNet-50": (models.resnet50, (3, 64, 64)),
+    "DenseNet-121": (models.densenet121, (3, 64, 64)), "AlphaGo policy": (models.AlphaGoPolicyNet, (48, 19, 19)),
+}
+
+
+@pytest.mark.parametrize("name", list(LAYER_TABLE_MODELS))
+def test_layer_table_agrees_with_torchinfo(name):
+    """Row for row with torchinfo's summary (its leaf layers, in the order they run): the same kind of
+    layer, output shape and parameters; its multiply-adds add the biases (one addition per output
+    number) and count batch norm's parameters, which the course's counter does not."""
+    torchinfo = pytest.importorskip("torchinfo")
+    build, size = LAYER_TABLE_MODELS[name]
+    torch.manual_seed(0)
+    model = build()
+    ours = models.layer_table(model, size)
+    summary = torchinfo.summary(model, input_size=(1, *size), verbose=0, mode="eval", device="cpu")
+    theirs = [layer for layer in summary.summary_list if layer.is_leaf_layer and layer.executed]
+    ran = [row for row in ours if row.output_shape]
+    assert [(r.kind, r.output_shape) for r in ran] == [(t.class_name, tuple(t.output_size[1:])) for t in theirs]
+    assert ours.total_params == summary.total_params
+    for row, layer in zip(ran, theirs):
+        assert row.params == layer.num_params or (row.params == 0 and layer.is_recursive), row.name
+        if row.kind in ("Conv2d", "Linear"):
+            module = dict(model.named_modules())[row.name]
+            bias = 0 if module.bias is None else module.bias.numel()
+            positions = math.prod(row.output_shape[1:]) if row.kind == "Conv2d" else 1
+            assert layer.macs == row.mult_adds + bias * positions, row.name
+        else:
+            assert row.mult_adds == 0
+
+
+def test_layer_table_gives_each_call_of_a_shared_layer_its_own_row():
+    model = models.resnet50()
+    table = models.layer_table(model, (3, 224, 224))
+    relu = [row for row in table if row.name == "layer2.0.relu"]  # one ReLU, applied after each of three steps
+    assert [row.output_shape for row in relu] == [(128, 56, 56), (128, 28, 28), (512, 28, 28)]
+    names = [row.name for row in table]  # in the order of Bottleneck.forward: the shortcut first, then the three steps
+    last_relu = len(names) - 1 - names[::-1].index("layer2.0.relu")
+    assert names.index("layer2.0.downsample.0") < names.index("layer2.0.conv1") < names.index("layer2.0.conv3") < last_relu
 
 
 def test_layer_table_counts_model_level_parameters_and_checks_input():

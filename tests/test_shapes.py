@@ -50,6 +50,35 @@ def test_pool_output_size_matches_maxpool2d(n, k, s, p, d, ceil_mode):
     assert out.shape[-1] == shapes.conv_output_size(n, k, s, p, d, ceil_mode)
 
 
+def _pytorch_pool_size(n, k, s, p, d, ceil_mode):
+    try:
+        return nn.MaxPool2d(kernel_size=k, stride=s, padding=p, dilation=d, ceil_mode=ceil_mode)(torch.zeros(1, 1, n, n)).shape[-1]
+    except RuntimeError:  # PyTorch's "output size is too small"
+        return None
+
+
+def test_pool_output_size_follows_pytorch_where_the_kernel_is_wider_than_the_input():
+    """Every small configuration, those where no window fits included: the same size as PyTorch, or an
+    error where PyTorch raises (ceil_mode gives one window when the kernel overhangs by less than the stride)."""
+    compared = overhanging = 0
+    for n in range(1, 7):
+        for k in range(1, 8):
+            for s in range(1, 5):
+                for p in range(0, k // 2 + 1):
+                    for d in (1, 2):
+                        for ceil_mode in (False, True):
+                            expected = _pytorch_pool_size(n, k, s, p, d, ceil_mode)
+                            if expected is None:
+                                with pytest.raises(ValueError):
+                                    shapes.pool_output_size(n, k, s, p, d, ceil_mode)
+                            else:
+                                assert shapes.pool_output_size(n, k, s, p, d, ceil_mode) == expected, (n, k, s, p, d, ceil_mode)
+                                overhanging += d * (k - 1) + 1 > n + 2 * p
+                            compared += 1
+    assert overhanging > 0  # the region that used to be filtered out is covered
+    assert shapes.pool_output_size(2, 3, 2, ceil_mode=True) == 1 == _pytorch_pool_size(2, 3, 2, 0, 1, True)
+
+
 @pytest.mark.parametrize("n, k", [(5, 2), (9, 3), (7, 7), (224, 3)])
 def test_pool_stride_defaults_to_kernel(n, k):
     assert shapes.pool_output_size(n, k) == nn.MaxPool2d(k)(torch.zeros(1, 1, n, n)).shape[-1]
