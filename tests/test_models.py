@@ -98,6 +98,26 @@ def test_layer_table_alexnet_totals_and_flop_counter():
     assert "61,100,840" in str(table)
 
 
+@pytest.mark.parametrize("name", ["resnet101", "resnet152", "densenet169", "densenet201"])
+def test_the_deeper_variants_have_torchvision_s_parameters(name):
+    with torch.device("meta"):
+        assert models.count_parameters(getattr(models, name)()) == models.count_parameters(getattr(torchvision.models, name)())
+
+
+def test_stride_in_1x1_moves_the_stride_and_keeps_the_weights():
+    torch.manual_seed(0)
+    ours, paper = models.resnet50(), models.resnet50(stride_in_1x1=True)
+    block, paper_block = ours.layer2[0], paper.layer2[0]
+    assert (block.conv1.stride, block.conv2.stride) == ((1, 1), (2, 2))
+    assert (paper_block.conv1.stride, paper_block.conv2.stride) == ((2, 2), (1, 1))
+    paper.load_state_dict(ours.state_dict())  # the same parameters, only the strides differ
+    x = torch.randn(1, 3, 64, 64)
+    assert ours.eval()(x).shape == paper.eval()(x).shape == (1, 1000)
+    assert models.layer_table(paper, (3, 224, 224)).total_mult_adds < models.layer_table(ours, (3, 224, 224)).total_mult_adds
+    with pytest.raises(ValueError, match="a basic block has no 1x1"):
+        models.ResNet(models.BasicBlock, [2, 2, 2, 2], stride_in_1x1=True)
+
+
 LAYER_TABLE_MODELS = {
     "LeNet-5": (models.LeNet5, (1, 28, 28)), "LeNet-5 with batch norm": (lambda: models.LeNet5(batch_norm=True), (1, 28, 28)),
     "AlexNet": (models.AlexNet, (3, 224, 224)), "AlexNet (paper)": (lambda: models.AlexNet(variant="paper"), (3, 227, 227)),
