@@ -131,7 +131,9 @@ SYNTHETIC_CLASSES = ["dots", "stripes"]
 
 def cats_vs_dogs_transforms(image_size: int = 224, train: bool = True, crop_scale: tuple = (0.08, 1.0)):
     """The lectures' transforms: training RandomResizedCrop, RandomRotation(90), ToTensor, Normalize;
-    validation Resize, CenterCrop, ToTensor, Normalize (ImageNet statistics).
+    validation Resize, ToTensor, Normalize (ImageNet statistics), with a CenterCrop after the Resize
+    that the lectures leave out: Resize keeps a photo's shape, and a batch needs one size (notebook 07
+    shows the failure).
 
     `crop_scale` is the range of areas RandomResizedCrop keeps (torchvision's default 8% to 100%);
     short training runs learn faster with milder crops such as (0.5, 1.0).
