@@ -125,5 +125,6 @@ def test_the_readme_states_the_map_s_counts():
     text = " ".join(sentence.group(0).split())
     for status, number in found.items():
         assert f"{number} {status}" in text, f"README.md: the map has {number} items {status}: {text}"
-    lectures = f"all {len(mapped)} lectures" if len(mapped) == len(MAP["lectures"]) else f"{len(mapped)} of the {len(MAP['lectures'])} lectures"
+    total = len(MAP["lectures"])
+    lectures = f"all {total} lectures" if len(mapped) == total else f"{len(mapped)} of the {total} lectures"
     assert f"{len(ITEMS)} items" in text and lectures in text, text
