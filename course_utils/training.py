@@ -472,12 +472,20 @@ class _Run:
         return self.place is None or self.place.rank == 0
 
 
+def _batch_count(loader) -> int | None:
+    """How many batches the loader gives, or None where it cannot say (a loader over an IterableDataset)."""
+    try:
+        return len(loader)
+    except TypeError:
+        return None
+
+
 def _check_fit_arguments(model, train_loader, val_loader, epochs, lr, loss_fn, checkpoint, progress, verbose, live, amp,
                          aux_weight, distributed) -> None:
     """Each argument of fit, named when it is wrong, before anything is touched."""
     _arguments.module("model", model)
     for name, loader in (("train_loader", train_loader), ("val_loader", val_loader)):
-        if loader is not None and hasattr(_arguments.batches(name, loader), "__len__") and len(loader) == 0:
+        if loader is not None and _batch_count(_arguments.batches(name, loader)) == 0:
             raise ValueError(f"{name} is empty: it gives no batch to {'train on' if name == 'train_loader' else 'validate on'}")
     if train_loader is None:
         _arguments.batches("train_loader", train_loader)

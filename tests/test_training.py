@@ -457,3 +457,19 @@ def test_fit_refuses_the_meta_device_and_a_foreign_optimizer_before_touching_the
     with pytest.raises(ValueError, match="optimizer holds 4 parameter\\(s\\) that are not this model's"):
         training.fit(model, train, optimizer=torch.optim.SGD(_model().parameters(), lr=0.1), progress=False, live=False)
     assert all(p.device.type == "cpu" and torch.equal(p, b) for p, b in zip(model.parameters(), before))
+
+
+def test_fit_takes_a_loader_that_cannot_say_its_length_and_refuses_an_empty_one():
+    """A loader over an IterableDataset has no len(): the argument checks must not need one."""
+    from torch.utils.data import IterableDataset
+
+    class Stream(IterableDataset):
+        def __iter__(self):
+            for _ in range(4):
+                yield torch.randn(3, 2, 2), torch.tensor(1)
+
+    model = nn.Sequential(nn.Flatten(), nn.Linear(12, 3))
+    history = training.fit(model, DataLoader(Stream(), batch_size=2), epochs=1, progress=False, live=False, distributed=False)
+    assert len(history.epochs) == 1
+    with pytest.raises(ValueError, match="train_loader is empty"):
+        training.fit(model, [], epochs=1, progress=False, live=False, distributed=False)
