@@ -2,8 +2,8 @@
 exists, and every number marked checked is in the stored output of a checked cell.
 
 The lecture files themselves are the course's sources and live outside the repository; where they are
-present (COURSE_LECTURES names their folder, or ../shared/seeds beside the clone), the quotes are
-looked up in the lines each row gives.
+present (the environment variable COURSE_LECTURES names their folder), the quotes are looked up in
+the lines each row gives.
 """
 
 from __future__ import annotations
@@ -91,10 +91,8 @@ def test_a_mapped_lecture_has_a_row_for_every_line(lecture):
 
 
 def _lecture_folder() -> Path | None:
-    for folder in (os.environ.get("COURSE_LECTURES"), ROOT.parent / "shared" / "seeds"):
-        if folder and Path(folder).is_dir():
-            return Path(folder)
-    return None
+    folder = os.environ.get("COURSE_LECTURES")
+    return Path(folder) if folder and Path(folder).is_dir() else None
 
 
 LECTURES = _lecture_folder()
