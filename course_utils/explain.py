@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import _arguments
 from .models import evaluation_mode, model_device
 from .plotting import to_displayable
 
@@ -41,12 +42,6 @@ def _check_image(image) -> torch.Tensor:
     return image
 
 
-def _check_model(model) -> nn.Module:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch network (an nn.Module), got {type(model).__name__}")
-    return model
-
-
 def _check_target_kind(target) -> None:
     """A class index, before the model runs: None or text would fail deep inside autograd."""
     if isinstance(target, torch.Tensor) and target.numel() == 1:
@@ -63,21 +58,15 @@ def _check_target(target, num_classes: int) -> int:
     return int(target)
 
 
-def _positive_int(value, name: str, most: int = 100_000) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 1 <= value <= most:
-        raise ValueError(f"{name} must be a whole number from 1 to {most:,}, got {value!r}")
-    return int(value)
-
-
 def layer_names(model: nn.Module) -> list[str]:
     """The names `grad_cam` accepts for `layer`: every submodule of the model."""
-    _check_model(model)
+    _arguments.module("model", model)
     return [name for name, _ in model.named_modules() if name]
 
 
 def find_layer(model: nn.Module, layer: str) -> nn.Module:
     """The submodule called `layer`; a name that is not there is a ValueError listing what is."""
-    _check_model(model)
+    _arguments.module("model", model)
     modules = dict(model.named_modules())
     if not isinstance(layer, str) or not layer or layer not in modules:
         names = layer_names(model)
@@ -108,7 +97,7 @@ def _input_gradients(model: nn.Module, batch: torch.Tensor, target) -> torch.Ten
 
 def probabilities(model: nn.Module, image: torch.Tensor) -> torch.Tensor:
     """The model's class probabilities (softmax of its scores) for one image, on the CPU."""
-    _check_model(model)
+    _arguments.module("model", model)
     with evaluation_mode(model), torch.no_grad():
         image = _check_image(image).to(model_device(model))
         return torch.softmax(_scores(model, image[None]), dim=1)[0].cpu()
@@ -118,7 +107,7 @@ def probabilities(model: nn.Module, image: torch.Tensor) -> torch.Tensor:
 def saliency(model: nn.Module, image: torch.Tensor, target: int) -> torch.Tensor:
     """Gradient saliency (Simonyan et al., 2013): |d score / d pixel|, the largest over the colour
     channels; an H x W map."""
-    _check_model(model)
+    _arguments.module("model", model)
     _check_target_kind(target)
     image = _check_image(image).to(model_device(model))
     with evaluation_mode(model):
@@ -131,9 +120,9 @@ def smoothgrad(model: nn.Module, image: torch.Tensor, target: int, samples: int 
     """SmoothGrad (Smilkov et al., 2017): the mean saliency of `samples` noisy copies of the image;
     an H x W map. The noise is Gaussian with a standard deviation of `noise_level` x (max - min) of
     the image, drawn all at once before the copies are run `batch_size` at a time."""
-    _check_model(model)
+    _arguments.module("model", model)
     _check_target_kind(target)
-    samples, batch_size = _positive_int(samples, "samples"), _positive_int(batch_size, "batch_size")
+    samples, batch_size = _arguments.whole("samples", samples), _arguments.whole("batch_size", batch_size)
     if not isinstance(noise_level, (int, float)) or isinstance(noise_level, bool) or not 0 <= noise_level < math.inf:
         raise ValueError(f"noise_level must be a number >= 0 (a fraction of the image's range, such as 0.15), got {noise_level!r}")
     image = _check_image(image).to(model_device(model))
@@ -156,10 +145,10 @@ def occlusion(model: nn.Module, image: torch.Tensor, target: int, window: int = 
     Windows start at 0, stride, 2 x stride, ... while any part of the image is left to cover, so the
     last one may hang over the edge (as in Captum's `Occlusion`).
     """
-    _check_model(model)
+    _arguments.module("model", model)
     _check_target_kind(target)
-    window, stride = _positive_int(window, "window"), _positive_int(stride, "stride")
-    batch_size = _positive_int(batch_size, "batch_size")
+    window, stride = _arguments.whole("window", window), _arguments.whole("stride", stride)
+    batch_size = _arguments.whole("batch_size", batch_size)
     image = _check_image(image).to(model_device(model))
     with evaluation_mode(model), torch.no_grad():
         _, height, width = image.shape
@@ -189,7 +178,7 @@ def grad_cam(model: nn.Module, image: torch.Tensor, target: int, layer: str, ups
     weight each channel by the mean gradient of the class score over its map, add the channels and
     keep the positive part. Returns the layer's h x w map, or with `upsample` the map enlarged to
     the image's H x W (bilinear)."""
-    _check_model(model)
+    _arguments.module("model", model)
     _check_target_kind(target)
     module = find_layer(model, layer)
     stored: dict[str, torch.Tensor] = {}

@@ -10,7 +10,7 @@ import pytest
 import torch
 from filelock import FileLock
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader, IterableDataset, TensorDataset
 
 from course_utils import training
 from course_utils.device import seed_everything
@@ -461,15 +461,13 @@ def test_fit_refuses_the_meta_device_and_a_foreign_optimizer_before_touching_the
 
 def test_fit_takes_a_loader_that_cannot_say_its_length_and_refuses_an_empty_one():
     """A loader over an IterableDataset has no len(): the argument checks must not need one."""
-    from torch.utils.data import IterableDataset
 
     class Stream(IterableDataset):
         def __iter__(self):
-            for _ in range(4):
-                yield torch.randn(3, 2, 2), torch.tensor(1)
+            return iter(_blobs(8, 0))
 
-    model = nn.Sequential(nn.Flatten(), nn.Linear(12, 3))
-    history = training.fit(model, DataLoader(Stream(), batch_size=2), epochs=1, progress=False, live=False, distributed=False)
+    history = training.fit(_model(), DataLoader(Stream(), batch_size=2), epochs=1, progress=False, live=False,
+                           distributed=False)
     assert len(history.epochs) == 1
     with pytest.raises(ValueError, match="train_loader is empty"):
-        training.fit(model, [], epochs=1, progress=False, live=False, distributed=False)
+        training.fit(_model(), [], epochs=1, progress=False, live=False, distributed=False)
