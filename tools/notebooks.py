@@ -46,7 +46,7 @@ SLIDE_NOTES_TAG = "slide-notes"
 COLAB_NOTE = "In Colab, the next cell installs the course helpers; elsewhere it does nothing."
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 COLAB_URL = re.compile(r"https://colab\.research\.google\.com/github/[^/\s)]+/[^/\s)]+/blob/[^/\s)]+/notebooks/")
-KEPT_CELL_METADATA = ("tags", "slideshow")
+KEPT_CELL_METADATA = ("tags", "slideshow", "mystnb")  # mystnb: the figure's alt text (image.alt)
 # Where an absolute file path starts, Unix or Windows (not inside a word, a URL or a relative path);
 # the export (tools/export.py) shortens paths into installed libraries from there.
 PATH_START = r"(?<![\w.:/])(?:/|[A-Za-z]:\\)"
