@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 LAB_STAMP := $(VENV)/.installed-lab
 # Two workers, one notebook (or test file) each (`--dist loadfile` is in pyproject.toml, so that a hand-typed
 # `pytest -n 2` shares the test files out the same way): see conftest.py for the thread cap.
-PYTEST_ARGS ?= -n 2 -rs
+PYTEST_ARGS ?= -n 2 -rs -m 'not slow'
 LAB_ARGS ?=
 # JupyterLab refuses to run as root (containers, some lab machines) unless told it may.
 ROOT_ARGS := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
@@ -48,17 +48,32 @@ $(VENV)/.installed-tools $(VENV)/.installed-slides $(VENV)/.installed-site: $(VE
 comma := ,
 
 lab: $(LAB_STAMP)
-	$(BIN)/jupyter lab --notebook-dir=notebooks $(ROOT_ARGS) $(LAB_ARGS)
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(ROOT_ARGS) $(KERNEL_ARGS) $(LAB_ARGS)
 
 # Present one notebook live: JupyterLab opens it in a workspace of its own; Run > Run All Cells, then the
 # deck button of the notebook's toolbar (jupyterlab-slideshow) shows it as slides with live widgets.
-PRESENT_URL = /lab/workspaces/present-$(NAME)/tree/$(NAME).ipynb?reset
+# It serves a scratch copy of notebooks/ in .present/ (made afresh each time), so that running and saving
+# write nothing into the repository, with settings of its own: no question about JupyterLab's news over
+# the slides, and the slides' font sizes (text 26 px, code 22 px, as the exported slides have). The address JupyterLab prints opens the notebook. Kernels talk over local sockets where the
+# system has them: no open TCP port, and no warning about one at every kernel start.
+PRESENT_DIR = .present
+PRESENT_URL = /lab/workspaces/present-$(NAME)/tree/$(NAME).ipynb
+KERNEL_ARGS := $(if $(filter Windows_NT,$(OS)),,--KernelManager.transport=ipc)
 present: $(LAB_STAMP)
 	@test -n "$(NAME)" -a -f "notebooks/$(NAME).ipynb" || { echo "usage: make present NAME=02_convolution_by_hand; the notebooks:"; \
 		ls notebooks | sed -n 's/\.ipynb$$//p'; exit 2; }
+	@rm -rf $(PRESENT_DIR) && mkdir -p $(PRESENT_DIR)/notebooks $(PRESENT_DIR)/settings/@jupyterlab/apputils-extension
+	@cp notebooks/*.ipynb $(PRESENT_DIR)/notebooks/
+	@echo '{"fetchNews": "false", "checkForUpdates": false}' \
+		> $(PRESENT_DIR)/settings/@jupyterlab/apputils-extension/notification.jupyterlab-settings
+	@echo '{"overrides": {"content-font-size1": "26px", "code-font-size": "22px", "ui-font-size1": "26px"}}' \
+		> $(PRESENT_DIR)/settings/@jupyterlab/apputils-extension/themes.jupyterlab-settings
 	@echo "In JupyterLab: Run > Run All Cells, then the deck button at the right of the notebook toolbar."
 	@echo "Arrows or space move; Shift+Enter runs a cell and moves on; the deck button again leaves the slides."
-	$(BIN)/jupyter lab --notebook-dir=notebooks $(ROOT_ARGS) '--LabApp.default_url=$(PRESENT_URL)' $(LAB_ARGS)
+	@echo "It shows a copy of the notebooks (in $(PRESENT_DIR)/): what you run or save there leaves notebooks/ as it is."
+	$(BIN)/jupyter lab --notebook-dir=$(PRESENT_DIR)/notebooks $(ROOT_ARGS) '--LabApp.default_url=$(PRESENT_URL)' \
+		--LabApp.user_settings_dir=$(PRESENT_DIR)/settings --LabApp.workspaces_dir=$(PRESENT_DIR)/workspaces \
+		--LabApp.news_url= $(KERNEL_ARGS) $(LAB_ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -1,13 +1,14 @@
 """Fixtures shared by several test files: a real browser (test_browser.py, test_slides.py, test_site.py)
 and closing the figures a test drew (test_plotting.py, test_widgets.py)."""
 
-import shutil
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pytest
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+from tools import slide_walk
+
+CHROMIUM = slide_walk.chromium_path()
 
 
 @pytest.fixture(scope="module")
@@ -17,10 +18,7 @@ def browser():
     if not Path(CHROMIUM).exists():
         pytest.skip("Chromium is not installed (apt-get install chromium): run `make browser-test`")
     with playwright.sync_playwright() as p:
-        # Without the background-networking flags Chromium keeps trying to reach Google's services.
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--no-first-run", "--disable-sync"])
+        chromium = slide_walk.launch(p)
         yield chromium
         chromium.close()
 

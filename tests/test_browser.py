@@ -25,6 +25,8 @@ import nbformat
 import pytest
 from helpers import ROOT
 
+from tools import slide_walk
+
 ARTIFACTS = ROOT / "test-artifacts"
 GALLERY = "widget_gallery.ipynb"
 
@@ -56,6 +58,14 @@ from course_utils.device import seed_everything
 
 seed_everything(0)"""
 
+def _present_settings() -> dict[str, str]:
+    """The JupyterLab settings files `make present` writes (read from the Makefile: name -> content)."""
+    recipe = (ROOT / "Makefile").read_text()
+    found = re.findall(r"@echo '(\{.*?\})' \\\n\s*> \$\(PRESENT_DIR\)/settings/@jupyterlab/apputils-extension/(\S+)", recipe)
+    assert {name for _, name in found} >= {"notification.jupyterlab-settings", "themes.jupyterlab-settings"}, found
+    return {name: content for content, name in found}
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -69,9 +79,10 @@ def lab(tmp_path_factory):
     for notebook in (ROOT / "notebooks").glob("*.ipynb"):
         shutil.copy(notebook, folder)
     _write_gallery(folder)
-    news = folder / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
-    news.parent.mkdir(parents=True)
-    news.write_text('{"fetchNews": "false"}')  # no question about JupyterLab's news over the slides
+    for name, settings in _present_settings().items():  # as `make present` has them: no news, slides' fonts
+        target = folder / "settings" / "@jupyterlab" / "apputils-extension" / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(settings)
     port, token = _free_port(), "course-browser-test"
     env = {**os.environ, "COURSE_SMOKE": "1", "COURSE_OFFLINE": "1"}
     log = open(folder / "lab.log", "w")
@@ -102,18 +113,44 @@ def _url(base: str, token: str, name: str) -> str:
     return f"{base}/lab/workspaces/{name.removesuffix('.ipynb')}/tree/{name}?reset&token={token}"
 
 
-def _present_url(base: str, token: str, name: str) -> str:
-    """The address `make present NAME=...` opens (read from the Makefile, so that both stay the same)."""
-    match = re.search(r"^PRESENT_URL = (\S+)$", (ROOT / "Makefile").read_text(), flags=re.M)
-    assert match, "the Makefile no longer defines PRESENT_URL"
-    return f"{base}{match.group(1).replace('$(NAME)', name)}&token={token}"
+PRESENTED = "02_convolution_by_hand"
 
 
-def _run_all(page, url: str) -> None:
+@pytest.fixture(scope="module")
+def presented(tmp_path_factory):
+    """`make present NAME=02_convolution_by_hand` itself, on a free port: (the notebook's address as JupyterLab
+    printed it, the log). Afterwards, notebooks/ must be as it was: presenting runs and saves a copy."""
+    before = {path.name: path.read_bytes() for path in (ROOT / "notebooks").glob("*.ipynb")}
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("present") / "present.log"
+    lab_args = f"--no-browser --port={port} --ServerApp.ip=127.0.0.1"  # the token is JupyterLab's own, as printed
+    env = {**os.environ, "COURSE_SMOKE": "1", "COURSE_OFFLINE": "1"}
+    with open(log_path, "w") as log:
+        server = subprocess.Popen(["make", "-s", "present", f"NAME={PRESENTED}", f"LAB_ARGS={lab_args}"], cwd=ROOT,
+                                  stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    printed = None
+    try:
+        deadline = time.time() + 90
+        while time.time() < deadline and printed is None and server.poll() is None:
+            time.sleep(0.5)
+            found = re.search(rf"http://127\.0\.0\.1:{port}/\S+token=[0-9a-f]+", log_path.read_text())
+            printed = found.group(0) if found else None
+        assert printed, f"make present printed no address: {log_path.read_text()[-2000:]}"
+        yield printed, log_path
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=30)
+    after = {path.name: path.read_bytes() for path in (ROOT / "notebooks").glob("*.ipynb")}
+    assert after == before, "presenting changed the notebooks in notebooks/"
+
+
+def _run_all(page, url: str, opened=None) -> None:
     page.goto(url)
     page.wait_for_selector(".jp-Notebook", timeout=60_000)
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
     time.sleep(1)
+    if opened:
+        opened(page)
     for label in ("No", "Select"):  # the news toast and, on some setups, the kernel dialog
         button = page.query_selector(f".jp-Notification-Toast button:has-text('{label}'), .jp-Dialog button:has-text('{label}')")
         if button:
@@ -195,19 +232,75 @@ def test_widgets_render_and_respond(gallery, name):
     widget.screenshot(path=str(ARTIFACTS / f"{WIDGETS[name][0]}_widget.png"))
 
 
+def _walk_live_deck(page, name: str) -> None:
+    """In the open deck, or in one opened now: go back to the first view with the deck's own buttons, then
+    step through every view and check each as the exported slides are checked (tools/slide_walk.py)."""
+    if not page.query_selector("body[data-jp-deck-mode='presenting']"):
+        page.query_selector(".jp-Notebook .jp-CodeCell .jp-InputPrompt").click()  # the deck opens at this cell
+        page.query_selector(".jp-NotebookPanel-toolbar [data-command='deck:toggle']").click()
+        page.wait_for_selector("body[data-jp-deck-mode='presenting']", state="attached", timeout=20_000)
+    page.wait_for_selector(".jp-Deck-Remote", timeout=20_000)
+    page.wait_for_selector(".jp-Notebook .jp-Cell.jp-deck-mod-onscreen", timeout=20_000)
+    for _ in range(1000):
+        button = page.query_selector(".jp-Deck-Remote :is(.jp-deck-mod-direction-up, .jp-deck-mod-direction-back)"
+                                     ":not(.jp-mod-disabled)")
+        if not button:
+            break
+        button.click()
+        page.wait_for_timeout(50)
+    walked = slide_walk.walk_live_deck(page)
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / f"present_{name}_fit.txt").write_text(slide_walk.summary(name, walked) + "\n", encoding="utf-8")
+    assert walked["problems"] == [], (f"{name}: {len(walked['problems'])} of {walked['count']} views of the live deck "
+                                      "do not fit 1280x720: " + "; ".join(walked["problems"]))
+
+
+# Two more live decks, 06 and 09 (their cells run in JupyterLab first: about a minute each), are walked by
+# `make browser-test` only, to keep `make test` within its time. They do not fit yet: in JupyterLab a figure
+# keeps its full height and a cell's outputs cannot follow on a subslide of their own (8 of 48 views of 06
+# are too tall), so the test is expected to fail until the live deck gets both; strict, so that it says so
+# when it passes.
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="the live deck neither caps figures nor puts outputs apart yet (issue 26)")
+@pytest.mark.parametrize("name", ["06_training_lenet_mnist", "09_after_resnet"])
+def test_the_live_deck_fits_the_screen(lab, browser, name):
+    base, token = lab
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    _run_all(page, _url(base, token, f"{name}.ipynb"))
+    assert _errors(page) == []
+    try:
+        _walk_live_deck(page, name)
+    finally:  # the deck remembers that it is on: off again, for the next notebook this JupyterLab opens
+        page.evaluate("document.querySelector(\".jp-NotebookPanel-toolbar [data-command='deck:toggle']\").click()")
+        page.wait_for_timeout(1000)
+        page.close()
+
+
 def _visible(element) -> bool:
     """Shown on the screen: rendered, not hidden by the slideshow, and inside the 1280x720 viewport."""
     return element.evaluate("""e => { const r = e.getBoundingClientRect();
         return e.checkVisibility({visibilityProperty: true}) && r.width > 0 && r.top >= 0 && r.bottom <= innerHeight; }""")
 
 
-def test_live_slideshow_shows_working_widgets(lab, browser):
-    """Notebook 02 presented live as `make present` opens it: the stepper slide shows the dropdown and the
-    sliders as controls, and moving a slider redraws the figure (jupyterlab-slideshow, inside JupyterLab)."""
-    base, token = lab
+def test_live_slideshow_shows_working_widgets(presented, browser):
+    """Notebook 02 presented live by `make present`: the address it prints opens the notebook with no
+    question about news; the stepper slide shows the dropdown and the sliders as controls, and moving a
+    slider redraws the figure (jupyterlab-slideshow, inside JupyterLab); saving changes nothing in notebooks/."""
+    address, log = presented
+    assert f"/tree/{PRESENTED}.ipynb?token=" in address, f"the printed address does not open the notebook: {address}"
     page = browser.new_page(viewport={"width": 1280, "height": 720})
-    _run_all(page, _present_url(base, token, "02_convolution_by_hand"))
+    seen = {}
+
+    def opened(page):  # before anything is clicked: the notebook is open, and nothing asks about news
+        time.sleep(2)
+        seen["tab"] = page.get_attribute(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current", "title") or ""
+        seen["toasts"] = [t.inner_text() for t in page.query_selector_all(".jp-Notification-Toast")]
+
+    _run_all(page, address, opened)
+    assert PRESENTED in seen["tab"], f"the printed address opened {seen['tab']!r}"
+    assert not [t for t in seen["toasts"] if "news" in t.lower()], f"JupyterLab asks about its news: {seen['toasts']}"
     assert _errors(page) == []
+    assert "Kernel is running over TCP" not in log.read_text(), "the kernel's warning about TCP is printed"
     cell = page.query_selector(".jp-CodeCell:has(.widget-slider)")
     cell.scroll_into_view_if_needed()
     cell.query_selector(".jp-InputPrompt").click()  # the stepper's cell is the current one: the deck opens there
@@ -215,9 +308,8 @@ def test_live_slideshow_shows_working_widgets(lab, browser):
     assert deck is not None, "no slideshow (deck) button in the notebook's toolbar: is jupyterlab-slideshow installed?"
     deck.click()
     page.wait_for_selector("body[data-jp-deck-mode='presenting']", state="attached", timeout=20_000)
-    heading = page.wait_for_selector("h2:has-text('Step through it yourself')", state="visible", timeout=20_000)
+    page.wait_for_selector(".jp-deck-mod-onscreen .widget-slider", state="visible", timeout=20_000)
     dropdown, slider = cell.query_selector(".widget-dropdown select"), cell.query_selector(".widget-slider")
-    assert _visible(heading), "the stepper slide does not show its controls"
     assert _visible(dropdown), "the stepper slide does not show its controls"
     assert _visible(slider), "the stepper slide does not show its controls"
     figure = cell.query_selector(".widget-vbox img")
@@ -231,4 +323,9 @@ def test_live_slideshow_shows_working_widgets(lab, browser):
     assert _visible(slider), "the slide moved on when the slider was used"
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "present_02_convolution_by_hand_stepper.png"))
+    _walk_live_deck(page, PRESENTED)
+    page.keyboard.press("Control+s")  # saved with its outputs: in the scratch copy, not in notebooks/
+    time.sleep(2)
+    saved = ROOT / ".present" / "notebooks" / f"{PRESENTED}.ipynb"
+    assert saved.exists() and '"image/png"' in saved.read_text(), "saving did not write the presented copy"
     page.close()

@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from helpers import ROOT, keep_off_the_network
 
-from tools import export, slides
+from tools import export, slide_plan, slide_walk, slides
 
 ARTIFACTS = ROOT / "test-artifacts"
 NOTEBOOK_PATHS = sorted((ROOT / "notebooks").glob("*.ipynb"))  # tools.notebooks.NOTEBOOKS is the folder
@@ -73,6 +73,13 @@ def test_a_progress_bar_is_left_out():
     assert [o.output_type for o in nb.cells[1].outputs] == ["stream"]
 
 
+def test_a_progress_bar_saved_without_its_state_is_left_out_by_its_text():
+    nb = _notebook_with_widget({}, "bar")
+    nb.cells[1].outputs[1].data["text/plain"] = "epoch 2/6: 100%|##########| 12/12 [00:01<00:00,  9.50it/s]"
+    assert export.replace_widgets(nb) == 1
+    assert [o.output_type for o in nb.cells[1].outputs] == ["stream"]
+
+
 @pytest.mark.parametrize("state", [
     {"slider": _model("IntSliderModel", value=1)},
     {"box": _model("HBoxModel", children=_children("label")), "label": _model("HTMLModel", value="no bar")},
@@ -120,6 +127,160 @@ def _small_notebook():
     ]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     return nb
+
+
+def _printing(*outputs):
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("print(...)")
+    cell.outputs = list(outputs)
+    nb.cells = [cell]
+    return nb, cell
+
+
+def _lines(count, start=0):
+    return "".join(f"line {i}\n" for i in range(start, start + count))
+
+
+def test_a_long_printout_is_abridged_to_its_first_and_last_lines():
+    nb, cell = _printing(nbformat.v4.new_output("stream", name="stdout", text=_lines(6)),
+                         nbformat.v4.new_output("stream", name="stdout", text=_lines(19, start=6)))
+    assert slides.abridge_outputs(nb) == 1
+    lines = cell.outputs[0].text.splitlines()
+    assert len(cell.outputs) == 1, "the two pieces of one stream are one printout"
+    assert lines[:slides.HEAD_LINES] == [f"line {i}" for i in range(slides.HEAD_LINES)]
+    assert lines[-slides.TAIL_LINES:] == [f"line {i}" for i in range(25 - slides.TAIL_LINES, 25)]
+    assert lines[slides.HEAD_LINES] == slides.ABRIDGED.format(25 - slides.HEAD_LINES - slides.TAIL_LINES)
+    assert len(lines) <= slides.MAX_OUTPUT_LINES
+
+
+def test_short_printouts_figures_and_html_are_kept_as_they_are():
+    short = nbformat.v4.new_output("stream", name="stdout", text=_lines(slides.MAX_OUTPUT_LINES))
+    result = nbformat.v4.new_output("execute_result", data={"text/plain": _lines(3), "text/html": "<table/>"})
+    figure = nbformat.v4.new_output("display_data", data={"image/png": PNG, "text/plain": _lines(30)})
+    errors = nbformat.v4.new_output("stream", name="stderr", text=_lines(3))
+    nb, cell = _printing(short, errors, result, figure)
+    before = [dict(o) for o in cell.outputs]
+    assert slides.abridge_outputs(nb) == 0
+    assert [dict(o) for o in cell.outputs] == before
+
+
+def test_a_long_result_shown_as_text_is_abridged_as_text():
+    nb, cell = _printing(nbformat.v4.new_output("execute_result", data={"text/plain": _lines(40), "text/html": "<pre/>"},
+                                                execution_count=1))
+    assert slides.abridge_outputs(nb) == 1
+    assert set(cell.outputs[0].data) == {"text/plain"}
+    assert f"{40 - slides.HEAD_LINES - slides.TAIL_LINES} more lines" in cell.outputs[0].data["text/plain"]
+
+
+def _planned(cells, heights, budget=100, parts=None):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = []
+    for i, (kind, slide_type) in enumerate(cells):
+        cell = (nbformat.v4.new_code_cell if kind == "code" else nbformat.v4.new_markdown_cell)(f"cell {i}")
+        cell.id = f"c{i}"
+        if slide_type:
+            cell.metadata["slideshow"] = {"slide_type": slide_type}
+        nb.cells.append(cell)
+    types, apart, too_tall = slide_plan.plan(nb, {f"c{i}": h for i, h in enumerate(heights) if h is not None}, budget,
+                                             parts)
+    return types, too_tall, apart
+
+
+def test_the_plan_starts_a_subslide_only_where_the_next_cell_does_not_fit():
+    types, too_tall, apart = _planned(
+        [("md", "slide"), ("md", None), ("code", "skip"), ("code", None), ("md", None), ("code", "fragment"),
+         ("md", None), ("md", "slide"), ("code", "fragment")],
+        [30, 40, None, 20, 50, 20, 90, 10, 20])
+    assert types == {"c0": "slide", "c1": "-", "c2": "skip",
+                     "c3": "subslide",   # the first code cell (the imports) never shares the title slide
+                     "c4": "-", "c5": "fragment",   # 20 + 50 + 20 fit in 100, the fragment stays one
+                     "c6": "subslide",   # 90 more would not
+                     "c7": "slide", "c8": "fragment"}
+    assert too_tall == [] and apart == set()
+
+
+def test_solutions_have_subslides_of_their_own_for_the_live_deck():
+    nb = nbformat.v4.new_notebook()
+    cells = [("md", "slide", 30), ("md", None, 20), ("code", "solution", None), ("md", None, 20), ("md", None, 20)]
+    for i, (kind, tag, _) in enumerate(cells):
+        cell = (nbformat.v4.new_code_cell if kind == "code" else nbformat.v4.new_markdown_cell)(f"cell {i}")
+        cell.id = f"c{i}"
+        if tag == "solution":
+            cell.metadata["tags"] = ["solution"]
+        elif tag:
+            cell.metadata["slideshow"] = {"slide_type": tag}
+        nb.cells.append(cell)
+    types, _, _ = slide_plan.plan(nb, {f"c{i}": h for i, (_, _, h) in enumerate(cells) if h is not None}, 100)
+    assert [types[f"c{i}"] for i in range(5)] == ["slide", "-", "subslide", "subslide", "-"]
+
+
+def test_the_plan_reports_a_cell_too_tall_for_any_slide():
+    types, too_tall, _ = _planned([("md", "slide"), ("code", None), ("md", "fragment")], [30, 20, 140])
+    assert types["c2"] == "subslide", "a fragment that does not fit starts a subslide"
+    assert len(too_tall) == 1 and too_tall[0].startswith("c2 (markdown, 140 px of 100)")
+
+
+def test_code_and_outputs_too_tall_together_go_on_two_subslides():
+    types, too_tall, apart = _planned([("md", "slide"), ("code", None), ("code", None), ("md", None), ("code", None)],
+                                      [30, 20, 130, 30, 160], parts={"c2": (40, 95), "c4": (30, 140)})
+    assert apart == {"c2", "c4"}
+    assert types["c2"] == "-", "its code fits under the imports (20 + 40)"
+    assert types["c3"] == "subslide", "after the outputs' subslide (95 high) there is no room for 30 more"
+    assert types["c4"] == "-"
+    assert too_tall == ["c4 (outputs, 140 px of 100): 'cell 4'"]
+
+
+def test_each_figure_of_a_cell_put_apart_gets_a_subslide_with_the_printouts_after_it():
+    figure = {"image/png": PNG, "text/plain": "<Figure>"}
+    outputs = [nbformat.v4.new_output("stream", name="stdout", text="before\n"),
+               nbformat.v4.new_output("display_data", data=figure),
+               nbformat.v4.new_output("stream", name="stdout", text="after\n"),
+               nbformat.v4.new_output("display_data", data=figure),
+               nbformat.v4.new_output("display_data", data=figure)]
+    groups = slides.output_groups(outputs)
+    assert [len(g) for g in groups] == [3, 1, 1]
+    nb, cell = _printing(*outputs)
+    cell.metadata["tags"] = [slides.OUTPUT_APART]
+    assert slides.put_outputs_apart(nb) == 1
+    assert [len(c.outputs) for c in nb.cells] == [0, 3, 1, 1]
+    assert [c.id for c in nb.cells[1:]] == [f"{cell.id}-outputs-{n}" for n in (1, 2, 3)]
+
+
+def test_a_planned_cell_is_split_in_two_on_the_slides():
+    nb, cell = _printing(nbformat.v4.new_output("stream", name="stdout", text="drawn\n"))
+    cell.id, cell.metadata = "fig", {"tags": [slides.OUTPUT_APART], "slideshow": {"slide_type": "fragment"}}
+    assert slides.put_outputs_apart(nb) == 1
+    code, outputs = nb.cells
+    assert outputs.id == "fig-outputs-1"
+    assert (code.id, code.outputs, code.metadata["slideshow"]) == ("fig", [], {"slide_type": "fragment"})
+    assert outputs.metadata == {"slideshow": {"slide_type": "subslide"}, "transient": {"remove_source": True}}
+    assert outputs.outputs[0].text == "drawn\n"
+    page = slides.export(nb)
+    assert page.count('class="jp-InputArea ') == 1, "the code is shown once"
+    assert page.count("drawn") == 1
+
+
+def test_the_plan_is_written_even_where_it_says_go_on():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("### a subsection"), nbformat.v4.new_code_cell("plt.show()")]
+    nb.cells[0].id, nb.cells[1].id = "a", "b"
+    assert slide_plan.apply(nb, {"a": "-", "b": "-"}) == 0, "no cell changes its type"
+    assert slide_plan.apply(nb, {"a": "-", "b": "subslide"}, apart={"b"}) == 1
+    assert nb.cells[1].metadata == {"slideshow": {"slide_type": "subslide"}, "tags": [slides.OUTPUT_APART]}
+    assert slide_plan.apply(nb, {"a": "-", "b": "-"}) == 1
+    assert nb.cells[1].metadata == {"slideshow": {"slide_type": "-"}}
+    assert [c.metadata["slideshow"] for c in nb.cells] == [{"slide_type": "-"}] * 2, \
+        "explicit, so that make sync-notebooks does not give them a type of its own"
+
+
+def test_the_slides_figures_use_the_presentation_fonts():
+    import matplotlib
+
+    kept = (slides.TEMPLATE_DIR / "matplotlibrc").read_text(encoding="utf-8")
+    assert [line for line in kept.splitlines() if not line.startswith("#")] == slides.presentation_rc().splitlines(), \
+        "slides_template/matplotlibrc differs from course_utils.plotting.PRESENTATION_STYLE"
+    read = matplotlib.rc_params_from_file(slides.presentation_env()["MATPLOTLIBRC"], use_default_template=False)
+    assert read["font.size"] >= 16 and read["xtick.labelsize"] >= 14
 
 
 def test_the_stock_export_would_use_the_network_and_ours_does_not():
@@ -188,85 +349,16 @@ def _slide_cells(path: Path) -> int:
 
 def _open_offline(browser, page_path: Path):
     """Open a slideshow from the disk with the network off; return the page and what went wrong."""
-    context = browser.new_context(offline=True, viewport={"width": 1280, "height": 720})  # a projector's size
-    page = context.new_page()
-    trouble = {"remote": keep_off_the_network(page), "failed": [], "errors": []}
-    page.on("requestfailed", lambda request: trouble["failed"].append(request.url))
-    page.on("pageerror", lambda error: trouble["errors"].append(str(error)))
-    page.on("console", lambda message: trouble["errors"].append(f"{message.text} ({message.location.get('url')})")
-            if message.type == "error" else None)
-    page.goto(page_path.as_uri())
-    page.wait_for_function("window.Reveal && Reveal.isReady()", timeout=20_000)
-    page.wait_for_function("window.MathJax && MathJax.isReady && MathJax.Hub.queue.pending === 0", timeout=30_000)
-    return context, page, trouble
+    return slide_walk.open_offline(browser, page_path, keep_off=keep_off_the_network)
 
 
-# Every slide and subslide, shown in turn, is checked for what does not fit: an element outside the
-# slide (unless a scrolling box of the slide holds it), or content cut off by a box that hides its
-# overflow (MathJax's own boxes aside). A slide too tall even when shrunk scrolls inside itself, which
-# counts as fitting. One call walks the whole slideshow in the page: (slide, title, what) per problem.
-WALK = """async () => {
-  Reveal.configure({transition: 'none', backgroundTransition: 'none'});
-  const idle = () => new Promise(done => MathJax.Hub.Queue(done));  // after the formulas are drawn and refitted
-  const canvas = () => document.querySelector('.reveal .slides').getBoundingClientRect();
-  const tol = 2, problems = [];
-  const check = slide => {
-    const c = canvas();
-    const outside = r => r.bottom > c.bottom + tol || r.right > c.right + tol || r.left < c.left - tol || r.top < c.top - tol;
-    const scrollingBox = e => {  // the outermost box of the slide that scrolls and holds e
-      let box = null;
-      for (let a = e.parentElement; a && a !== slide.parentElement; a = a.parentElement) {
-        if (['auto', 'scroll'].includes(getComputedStyle(a).overflowY)) box = a;
-      }
-      return box;
-    };
-    for (const e of [slide, ...slide.querySelectorAll('*')]) {
-      if (e.parentElement && e.parentElement.closest('.MathJax, .MathJax_Display, .MathJax_Preview')) continue;
-      const r = e.getBoundingClientRect();
-      if (r.width === 0 || r.height === 0 || !e.checkVisibility({visibilityProperty: true})) continue;
-      const what = `<${e.tagName.toLowerCase()}> "${(e.innerText || '').trim().slice(0, 50).replace(/\\s+/g, ' ')}"`;
-      if (e.scrollWidth > e.clientWidth + tol || e.scrollHeight > e.clientHeight + tol) {
-        const style = getComputedStyle(e);
-        if (e.scrollWidth > e.clientWidth + tol && style.overflowX === 'hidden'
-            || e.scrollHeight > e.clientHeight + tol && style.overflowY === 'hidden') return 'cut off: ' + what;
-      }
-      if (outside(r)) {
-        const box = e === slide ? null : scrollingBox(e);
-        if (!box || outside(box.getBoundingClientRect())) return 'outside the slide: ' + what;
-      }
-    }
-    return null;
-  };
-  await document.fonts.ready;
-  const stacks = Reveal.getHorizontalSlides().map(s => s.querySelectorAll(':scope > section').length || 1);
-  for (let h = 0; h < stacks.length; h++) {
-    for (let v = 0; v < stacks[h]; v++) {
-      Reveal.slide(h, v);
-      const slide = Reveal.getCurrentSlide();
-      if (slide.querySelector('script[type^="math/tex"]')) await idle();  // a slide with formulas: wait for them
-      const found = check(slide);
-      if (found) {
-        const title = (slide.querySelector('h1, h2, h3') || {}).textContent || 'untitled';
-        problems.push(`slide ${h + 1}.${v + 1} (${title.trim().slice(0, 40)}): ${found}`);
-      }
-    }
-  }
-  return problems;
-}"""
-
-
-# MathJax 2 tests whether web fonts load with a font whose address is about:blank; Chromium refuses it
-# on a page opened from the disk. That refusal is the one message allowed: nothing is missing.
-MATHJAX_FONT_PROBE = "about:blank"
-
-
-@pytest.mark.parametrize("path", NOTEBOOK_PATHS, ids=[p.stem for p in NOTEBOOK_PATHS])
-def test_slideshow_opens_with_no_network_and_fits_the_screen(exported, browser, path):
-    context, page, trouble = _open_offline(browser, exported / f"{path.stem}.slides.html")
+# Every notebook's slideshow, with its figures, is walked after the notebook's nbval run (conftest.py); this
+# one is the slideshow of `make slides SMOKE=1` itself, its widget's figure included.
+def test_the_exported_slideshow_opens_with_no_network_and_fits_the_screen(exported, browser):
+    path = exported / f"{EXECUTED}.slides.html"
+    context, page, trouble = _open_offline(browser, path)
     try:
-        assert page.evaluate("Reveal.getHorizontalSlides().length") == _slide_cells(path)
-        page.evaluate("Reveal.slide(1)")
-        page.wait_for_function("MathJax.Hub.queue.pending === 0", timeout=30_000)
+        assert page.evaluate("Reveal.getHorizontalSlides().length") == _slide_cells(ROOT / "notebooks" / f"{EXECUTED}.ipynb")
         assert page.evaluate("document.querySelectorAll('.MathJax_Error, .merror').length") == 0
         formulas = page.evaluate("document.querySelectorAll('script[type^=\"math/tex\"]').length")
         rendered = page.evaluate("document.querySelectorAll('.MathJax, .MathJax_Display').length")
@@ -274,14 +366,14 @@ def test_slideshow_opens_with_no_network_and_fits_the_screen(exported, browser, 
         broken = page.evaluate("[...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).length")
         assert broken == 0, f"{broken} image(s) did not load"
         assert trouble["remote"] == [], "the slideshow asked the network for something"
-        assert [u for u in trouble["failed"] if u != MATHJAX_FONT_PROBE] == []
-        assert [e for e in trouble["errors"] if MATHJAX_FONT_PROBE not in e] == []
-        overflowing = page.evaluate(WALK)
-        page.evaluate("Reveal.slide(0, 0)")
-        page.wait_for_function("MathJax.Hub.queue.pending === 0", timeout=30_000)
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f"slides_{path.stem}_title.png"))
-        assert overflowing == [], f"{path.stem}: content outside the 1280x720 screen on " + "; ".join(overflowing)
+        assert [u for u in trouble["failed"] if u != slide_walk.MATHJAX_FONT_PROBE] == []
+        assert [e for e in trouble["errors"] if slide_walk.MATHJAX_FONT_PROBE not in e] == []
+        walked = slide_walk.walk(page)
+        assert walked["problems"] == [], (f"{EXECUTED}: {len(walked['problems'])} of {walked['count']} slides do not "
+                                          "fit a 1280x720 screen at full size: " + "; ".join(walked["problems"]))
+        assert walked["smallest"]["zoom"] >= slide_walk.SMALLEST_ZOOM
+        assert walked["smallest"]["text"] >= slide_walk.SMALLEST_TEXT - 0.05
+        assert walked["smallest"]["code"] >= slide_walk.SMALLEST_CODE - 0.05
     finally:
         context.close()
 

@@ -21,6 +21,8 @@ WIDGET_NOTE = (
     "Shown here: {what}.</p>"
 )
 # The models a progress bar is made of (tqdm.auto draws an HBox of two labels and a bar).
+# tqdm's text form of a bar: "... 12/12 [00:01<00:00, 9.5it/s]"
+PROGRESS_TEXT = re.compile(r"\b\d+/\d+ \[[\d:?]+<")
 PROGRESS_PARTS = {"HBoxModel", "HTMLModel", "LabelModel", "FloatProgressModel", "IntProgressModel"}
 # where an installed library's file lies on the machine that ran the notebook (named by its warnings)
 INSTALLED = re.compile(PATH_START + r"""[^\s'"()<>]*?[/\\]+(?:site|dist)-packages[/\\]+""")
@@ -68,13 +70,16 @@ def _walk(model_id: str, state: dict, seen: set[str] | None = None) -> list[dict
     return found
 
 
-def static_outputs(view: dict, state: dict) -> list:
+def static_outputs(view: dict, state: dict, text: str = "") -> list:
     """What a slide shows in place of one widget.
 
     A widget with an Output area (the course's steppers and explorers) becomes a line saying where the
     interactive version runs, then the figure it drew at its starting values. A progress bar (tqdm's,
-    drawn while training) is left out: once the cell has finished it says nothing.
+    drawn while training) is left out: once the cell has finished it says nothing. Without the widget's
+    state (a notebook saved without it, or a test's run), a progress bar is told by its text form, `text`.
     """
+    if view.get("model_id", "") not in state and PROGRESS_TEXT.search(text):
+        return []
     models = _walk(view.get("model_id", ""), state)
     names = {m.get("model_name", "") for m in models}
     shown = [nbformat.from_dict(copy.deepcopy(o)) for m in models if m.get("model_name") == "OutputModel"
@@ -99,7 +104,7 @@ def replace_widgets(nb) -> int:
             if view is None:
                 outputs.append(output)
             else:
-                outputs += static_outputs(view, state)
+                outputs += static_outputs(view, state, output.get("data", {}).get("text/plain", ""))
                 replaced += 1
         cell.outputs = outputs
     nb.metadata.pop("widgets", None)

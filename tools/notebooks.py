@@ -13,6 +13,7 @@ The GitHub location lives in one place, pyproject.toml; `make sync-notebooks` ru
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import re
 import sys
@@ -216,15 +217,40 @@ def processed(path: Path) -> tuple[str, str]:
     return original, nbformat.writes(nb) + "\n"
 
 
-def run_notebook(nb, smoke: bool, timeout: int = 1200, folder: Path = NOTEBOOKS) -> None:
-    """Run a notebook top to bottom in a fresh kernel started in `folder`, in smoke or full mode.
-
-    The mode is set in the kernel's environment only; this process's environment is left as it is.
-    """
+@functools.cache
+def _local_client_class():
+    """nbclient's client for the course's tools, built on first use (nbclient is slow to import)."""
     from tools.grade_runner import PatientClient  # nbclient's client, immune to a missed reply (nbclient#312)
 
-    env = {**os.environ, "COURSE_SMOKE": "1" if smoke else "0"}
-    PatientClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute(env=env)
+    class LocalClient(PatientClient):
+        """Talks to its kernel over local sockets where the system has them (Linux, macOS): no TCP port
+        open to the machine, and no warning about unencrypted TCP printed at every kernel start."""
+
+        def create_kernel_manager(self):
+            manager = super().create_kernel_manager()
+            if os.name == "posix":
+                import uuid
+
+                from jupyter_core.paths import jupyter_runtime_dir
+
+                # The sockets' paths are absolute: the kernel runs in the notebook's folder, this process
+                # perhaps elsewhere. jupyter_client removes them when the kernel stops.
+                runtime = Path(jupyter_runtime_dir())
+                runtime.mkdir(parents=True, exist_ok=True)
+                manager.transport = "ipc"
+                manager.ip = str(runtime / f"course-kernel-{uuid.uuid4().hex[:12]}-ipc")
+            return manager
+
+    return LocalClient
+
+
+def run_notebook(nb, smoke: bool, timeout: int = 1200, folder: Path = NOTEBOOKS, env: dict | None = None) -> None:
+    """Run a notebook top to bottom in a fresh kernel started in `folder`, in smoke or full mode.
+
+    The mode (and `env`) is set in the kernel's environment only; this process's is left as it is.
+    """
+    env = {**os.environ, **(env or {}), "COURSE_SMOKE": "1" if smoke else "0"}
+    _local_client_class()(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute(env=env)
 
 
 def execute(paths: list[Path], timeout: int = 1200) -> None:

@@ -46,6 +46,17 @@ ASSETS = "_assets"
 REVEAL = f"{ASSETS}/reveal.js"
 MATHJAX = f"{ASSETS}/mathjax"
 # nbconvert rewrites the head (attributes in any order): find the tag, then its content.
+WIDTH, HEIGHT = 1280, 720  # the slide's canvas: a projector's screen
+# A printout longer than this is shown on a slide as its first and last lines, with a line in between
+# saying how many are left out (the notebook has them all).
+MAX_OUTPUT_LINES = 10
+HEAD_LINES, TAIL_LINES = 5, 3
+ABRIDGED = "⋯ {} more lines here: the notebook shows the whole printout ⋯"
+# Results shown as text, or as a richer form of the same text (a highlighted listing, an HTML table).
+TEXT_KINDS = {"text/plain", "text/html", "text/latex", "text/markdown"}
+# A code cell with this tag has its output on the subslide after its code (tools/slide_plan.py sets it
+# where the two do not fit on one slide).
+OUTPUT_APART = "slides-output-apart"
 RUN_MODE_TAG = re.compile(r'<meta\b[^>]*\bname="course-run-mode"[^>]*>')
 
 
@@ -57,6 +68,93 @@ def copy_assets(out: Path) -> None:
     shutil.copytree(sources["reveal"] / "dist", reveal / "dist", ignore=no_maps, dirs_exist_ok=True)
     shutil.copytree(sources["reveal"] / "plugin" / "notes", reveal / "plugin" / "notes", ignore=no_maps, dirs_exist_ok=True)
     shutil.copytree(sources["mathjax"], out / MATHJAX, dirs_exist_ok=True)
+
+
+def _abridged(text: str) -> str | None:
+    lines = text.rstrip("\n").split("\n")
+    if len(lines) <= MAX_OUTPUT_LINES:
+        return None
+    left_out = len(lines) - HEAD_LINES - TAIL_LINES
+    return "\n".join([*lines[:HEAD_LINES], ABRIDGED.format(left_out), *lines[-TAIL_LINES:]]) + "\n"
+
+
+def abridge_outputs(nb) -> int:
+    """Shorten every printout (a stream, or a result shown as text, a listing or a table) longer than
+    MAX_OUTPUT_LINES to its first and last lines, as text; return how many were shortened. Figures are
+    left as they are."""
+    count = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        merged = []
+        for output in cell.get("outputs", []):  # consecutive pieces of one stream are one printout
+            if (output.output_type == "stream" and merged and merged[-1].output_type == "stream"
+                    and merged[-1].name == output.name):
+                merged[-1].text += output.text
+            else:
+                merged.append(output)
+        for output in merged:
+            if output.output_type == "stream":
+                shorter = _abridged(output.text)
+                if shorter is not None:
+                    output.text, count = shorter, count + 1
+            elif output.output_type in ("execute_result", "display_data") and set(output.data) <= TEXT_KINDS:
+                shorter = _abridged(output.data.get("text/plain", ""))
+                if shorter is not None:  # shown as text: the first and last lines of a listing or a table
+                    output.data, count = {"text/plain": shorter}, count + 1
+        cell.outputs = merged
+    return count
+
+
+def output_groups(outputs: list) -> list[list]:
+    """The outputs of a cell as the slides show them apart: a new group at every figure but the first
+    one, so that each figure has a subslide of its own (with the printouts that follow it)."""
+    groups: list[list] = []
+    for output in outputs:
+        figure = any(kind.startswith("image/") for kind in output.get("data", {}))
+        if not groups or figure and any(any(k.startswith("image/") for k in o.get("data", {})) for o in groups[-1]):
+            groups.append([])
+        groups[-1].append(output)
+    return groups
+
+
+def put_outputs_apart(nb) -> int:
+    """Give the outputs of every code cell tagged OUTPUT_APART subslides of their own, after the code's
+    (one per figure, see output_groups): the cell becomes several, the code without its outputs, then
+    the outputs without the code. Returns how many cells were split."""
+    cells, count = [], 0
+    for cell in nb.cells:
+        cells.append(cell)
+        if cell.cell_type != "code" or OUTPUT_APART not in cell.metadata.get("tags", []) or not cell.get("outputs"):
+            continue
+        for number, group in enumerate(output_groups(cell.outputs), start=1):
+            part = nbformat.from_dict({"metadata": {}, "cell_type": "code", "source": cell.source,
+                                       "execution_count": cell.get("execution_count"), "outputs": group})
+            part.id = f"{cell.id}-outputs-{number}"
+            part.metadata = {"slideshow": {"slide_type": "subslide"}, "transient": {"remove_source": True}}
+            cells.append(part)
+        cell.outputs = []
+        count += 1
+    nb.cells = cells
+    return count
+
+
+# The figures of slides are drawn with the course's presentation fonts (course_utils.plotting), so that
+# their labels can be read from the back of a room; the figures keep the sizes their cells give them.
+PRESENTATION_KEYS = ("font.size", "axes.titlesize", "axes.labelsize", "xtick.labelsize", "ytick.labelsize",
+                     "legend.fontsize", "lines.linewidth", "lines.markersize")
+
+
+def presentation_rc() -> str:
+    """The matplotlibrc of slides (slides_template/matplotlibrc holds it, and a test keeps the two equal)."""
+    from course_utils.plotting import PRESENTATION_STYLE
+
+    return "".join(f"{key}: {PRESENTATION_STYLE[key]}\n" for key in PRESENTATION_KEYS)
+
+
+def presentation_env() -> dict:
+    """The kernel environment that makes matplotlib draw with the presentation fonts."""
+    return {"MATPLOTLIBRC": str(TEMPLATE_DIR / "matplotlibrc")}
 
 
 def title_of(nb, fallback: str) -> str:
@@ -75,10 +173,25 @@ def export(nb, theme: str = "white") -> str:
         reveal_url_prefix=REVEAL,
         reveal_theme=theme,
         reveal_scroll=True,
+        reveal_width=str(WIDTH),
+        reveal_height=str(HEIGHT),
         mathjax_url=f"{MATHJAX}/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe",
     )
     page, _ = exporter.from_notebook_node(nb)
     return page
+
+
+def prepare_and_export(nb, theme: str = "white") -> tuple[str, dict]:
+    """The slideshow of a run notebook (changed in place): widgets made static, long printouts abridged,
+    machine paths hidden. Returns (the page, what was changed); ValueError if the page would load
+    anything from the network."""
+    counts = {"widgets": replace_widgets(nb), "abridged": abridge_outputs(nb), "apart": put_outputs_apart(nb)}
+    hide_machine_paths(nb)
+    page = export(nb, theme=theme)
+    remote = remote_loads(page)
+    if remote:
+        raise ValueError(f"the page would load from the network: {remote[:3]}")
+    return page, counts
 
 
 def write_index(out: Path) -> Path:
@@ -125,18 +238,16 @@ def slideshow(path: Path, args) -> tuple[str | None, str]:
     if args.execute:
         print(f"{path.name}: running in {mode} mode", flush=True)
         try:
-            run_notebook(nb, smoke=args.smoke, timeout=1800)
+            run_notebook(nb, smoke=args.smoke, timeout=1800, env=presentation_env())
         except Exception as error:  # noqa: BLE001 -- report every failing notebook, then stop
             last_line = (str(error).strip().splitlines() or [""])[-1]
             return None, f"{path.name}: {type(error).__name__}: {last_line}"
     nb.metadata["course_slides"] = {"mode": mode if args.execute else "no"}
-    widgets = replace_widgets(nb)
-    hide_machine_paths(nb)
-    page = export(nb, theme=args.theme)
-    remote = remote_loads(page)
-    if remote:
-        return None, f"{path.name}: the page would load from the network: {remote[:3]}"
-    return page, f"{len(page) / 1e6:.1f} MB, {widgets} widget(s) made static"
+    try:
+        page, counts = prepare_and_export(nb, theme=args.theme)
+    except ValueError as error:
+        return None, f"{path.name}: {error}"
+    return page, f"{len(page) / 1e6:.1f} MB, {counts['widgets']} widget(s) made static, {counts['abridged']} long printout(s) abridged"
 
 
 def main(argv: list[str] | None = None) -> int:
