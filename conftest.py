@@ -75,7 +75,7 @@ class SlideshowFits(pytest.Item):
     def runtest(self):
         import nbformat
 
-        from tools import slide_walk, slides
+        from tools import editions, slide_walk, slides
         from tools.editions import is_solution
 
         if any(cell.test_outputs is None for cell in self.cells):
@@ -97,6 +97,10 @@ class SlideshowFits(pytest.Item):
             SCREENSHOTS[name]: ARTIFACTS / f"slides_{name}_worst_before.png"} if name in SCREENSHOTS else {},
             title_screenshot=ARTIFACTS / f"slides_{name}_title.png")
         (ARTIFACTS / f"slides_{name}_fit.txt").write_text(report["summary"] + "\n", encoding="utf-8")
+        exercises = editions.exercises(nb)
+        missing = [e.number for e in exercises if f"<strong>{e.number}.</strong>" not in page]
+        assert not missing, f"{name}: exercises {missing} are not on the slides"
+        assert "<strong>Solution" not in page, f"{name}: a worked solution is on the slides"
         expected = sum(c.metadata.get("slideshow", {}).get("slide_type") == "slide" for c in nb.cells)
         assert report["slides"] == expected, f"{name}: {report['slides']} slides, the notebook has {expected}"
         assert report["trouble"] == [], f"{name}: {report['trouble']}"

@@ -220,7 +220,7 @@ def walk_live_deck(page, limit: int = 400) -> dict:
     """Step through an open live deck from where it is to its end; same result form as `walk`."""
     problems, smallest, count = [], {"zoom": 1, "text": 1e9, "code": 1e9}, 0
     for _ in range(limit):
-        page.wait_for_timeout(150)
+        page.wait_for_timeout(60)
         view = page.evaluate(LIVE_CHECK)
         for _ in range(20):  # a view still being laid out shows no cell yet
             if view["cells"]:
