@@ -14,12 +14,13 @@ CHROMIUM = slide_walk.chromium_path()
 @pytest.fixture(scope="module")
 def browser():
     """Debian's headless Chromium, driven by Playwright (no browser download)."""
-    pytest.importorskip("playwright.sync_api", reason="playwright is not installed: run `make browser-test`")
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: run `make browser-test`")
     if not Path(CHROMIUM).exists():
         pytest.skip("Chromium is not installed (apt-get install chromium): run `make browser-test`")
-    # One Chromium per test process, shared with the slide walks of conftest.py: Playwright's sync API
-    # allows one running instance per thread.
-    return slide_walk.shared_browser()
+    with playwright.sync_playwright() as p:
+        chromium = slide_walk.launch(p)
+        yield chromium
+        chromium.close()
 
 
 @pytest.fixture

@@ -94,13 +94,9 @@ def open_offline(browser, page_path: Path, keep_off=None):
     page.on("pageerror", lambda error: trouble["errors"].append(str(error)))
     page.on("console", lambda message: trouble["errors"].append(f"{message.text} ({message.location.get('url')})")
             if message.type == "error" else None)
-    try:
-        page.goto(page_path.as_uri())
-        page.wait_for_function("window.Reveal && Reveal.isReady()", timeout=20_000)
-        page.wait_for_function("window.MathJax && MathJax.isReady && MathJax.Hub.queue.pending === 0", timeout=60_000)
-    except BaseException:
-        context.close()
-        raise
+    page.goto(page_path.as_uri())
+    page.wait_for_function("window.Reveal && Reveal.isReady()", timeout=20_000)
+    page.wait_for_function("window.MathJax && MathJax.isReady && MathJax.Hub.queue.pending === 0", timeout=60_000)
     return context, page, trouble
 
 
@@ -131,30 +127,6 @@ def launch(playwright):
         "--no-first-run", "--disable-sync"])
 
 
-_SHARED: list = []
-
-
-def shared_browser():
-    """One Chromium for the whole process, started on first use and closed at exit. Playwright's sync API
-    allows one running instance per thread, so every user in a process (the tests' fixture, the slide
-    walks) takes this one."""
-    if not _SHARED:
-        import atexit
-
-        from playwright.sync_api import sync_playwright
-
-        playwright = sync_playwright().start()
-        browser = launch(playwright)
-        _SHARED.extend([playwright, browser])
-
-        def stop():
-            browser.close()
-            playwright.stop()
-
-        atexit.register(stop)
-    return _SHARED[1]
-
-
 def _refuse_the_network(page) -> list[str]:
     remote: list[str] = []
 
@@ -171,38 +143,43 @@ def _refuse_the_network(page) -> list[str]:
 
 def check_slideshow(path: Path, name: str, screenshots: dict[str, Path] | None = None,
                     title_screenshot: Path | None = None) -> dict:
-    """Open one slideshow offline (a context of its own in the process's browser) and walk it. Returns the walk's results with
+    """Open one slideshow offline in a browser of its own and walk it. Returns the walk's results with
     `slides` (horizontal slides), `trouble` (network requests, failed loads, page errors, formulas that
     did not typeset, images that did not load) and a one-line `summary`. `screenshots` maps a cell id to
     the file that gets a picture of the slide holding that cell."""
-    context, page, trouble = open_offline(shared_browser(), path, keep_off=_refuse_the_network)
-    try:
-        slides = page.evaluate("Reveal.getHorizontalSlides().length")
-        walked = walk(page)
-        found = [*(f"asked the network for {url}" for url in trouble["remote"]),
-                 *(f"could not load {url}" for url in trouble["failed"] if url != MATHJAX_FONT_PROBE),
-                 *(f"page error: {error}" for error in trouble["errors"] if MATHJAX_FONT_PROBE not in error)]
-        errors = page.evaluate("document.querySelectorAll('.MathJax_Error, .merror').length")
-        if errors:
-            found.append(f"{errors} formula(s) MathJax could not typeset")
-        broken = page.evaluate("[...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).length")
-        if broken:
-            found.append(f"{broken} image(s) did not load")
-        for cell_id, target in (screenshots or {}).items():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            where = page.evaluate(f"""(() => {{ const e = document.getElementById({cell_id!r}.startsWith('cell-id=')
-                ? {cell_id!r} : 'cell-id=' + {cell_id!r}); return e && Reveal.getIndices(e.closest('section')); }})()""")
-            if where is None:
-                found.append(f"no cell {cell_id} to take a picture of")
-                continue
-            page.evaluate(f"Reveal.slide({where['h']}, {where['v'] or 0}, 99)")
-            page.screenshot(path=str(target))
-        if title_screenshot is not None:
-            page.evaluate("Reveal.slide(0, 0)")
-            title_screenshot.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(title_screenshot))
-    finally:
-        context.close()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            context, page, trouble = open_offline(browser, path, keep_off=_refuse_the_network)
+            slides = page.evaluate("Reveal.getHorizontalSlides().length")
+            walked = walk(page)
+            found = [*(f"asked the network for {url}" for url in trouble["remote"]),
+                     *(f"could not load {url}" for url in trouble["failed"] if url != MATHJAX_FONT_PROBE),
+                     *(f"page error: {error}" for error in trouble["errors"] if MATHJAX_FONT_PROBE not in error)]
+            errors = page.evaluate("document.querySelectorAll('.MathJax_Error, .merror').length")
+            if errors:
+                found.append(f"{errors} formula(s) MathJax could not typeset")
+            broken = page.evaluate("[...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).length")
+            if broken:
+                found.append(f"{broken} image(s) did not load")
+            for cell_id, target in (screenshots or {}).items():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                where = page.evaluate(f"""(() => {{ const e = document.getElementById({cell_id!r}.startsWith('cell-id=')
+                    ? {cell_id!r} : 'cell-id=' + {cell_id!r}); return e && Reveal.getIndices(e.closest('section')); }})()""")
+                if where is None:
+                    found.append(f"no cell {cell_id} to take a picture of")
+                    continue
+                page.evaluate(f"Reveal.slide({where['h']}, {where['v'] or 0}, 99)")
+                page.screenshot(path=str(target))
+            if title_screenshot is not None:
+                page.evaluate("Reveal.slide(0, 0)")
+                title_screenshot.parent.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(title_screenshot))
+            context.close()
+        finally:
+            browser.close()
     return {**walked, "slides": slides, "trouble": found, "summary": summary(name, walked)}
 
 
