@@ -127,7 +127,9 @@ def launch(playwright):
         "--no-first-run", "--disable-sync"])
 
 
-def _refuse_the_network(page) -> list[str]:
+def refuse_the_network(page) -> list[str]:
+    """Let `page` (Playwright) load only files and data URLs; return the list that collects the addresses
+    of every other request, each of which is refused."""
     remote: list[str] = []
 
     def route(request_route):
@@ -152,7 +154,7 @@ def check_slideshow(path: Path, name: str, screenshots: dict[str, Path] | None =
     with sync_playwright() as playwright:
         browser = launch(playwright)
         try:
-            context, page, trouble = open_offline(browser, path, keep_off=_refuse_the_network)
+            context, page, trouble = open_offline(browser, path, keep_off=refuse_the_network)
             slides = page.evaluate("Reveal.getHorizontalSlides().length")
             walked = walk(page)
             found = [*(f"asked the network for {url}" for url in trouble["remote"]),
