@@ -214,6 +214,15 @@ def test_solutions_have_subslides_of_their_own_for_the_live_deck():
     assert [types[f"c{i}"] for i in range(5)] == ["slide", "-", "subslide", "subslide", "-"]
 
 
+def test_a_cell_tagged_as_a_break_starts_a_subslide_though_it_would_fit():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("## Summary"), nbformat.v4.new_markdown_cell("- more")]
+    nb.cells[0].id, nb.cells[1].id = "a", "b"
+    assert slide_plan.plan(nb, {"a": 10, "b": 10}, 100)[0] == {"a": "slide", "b": "-"}
+    nb.cells[1].metadata["tags"] = [slide_plan.BREAK]
+    assert slide_plan.plan(nb, {"a": 10, "b": 10}, 100)[0] == {"a": "slide", "b": "subslide"}
+
+
 def test_the_plan_reports_a_cell_too_tall_for_any_slide():
     types, too_tall, _ = _planned([("md", "slide"), ("code", None), ("md", "fragment")], [30, 20, 140])
     assert types["c2"] == "subslide", "a fragment that does not fit starts a subslide"

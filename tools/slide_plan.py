@@ -14,7 +14,8 @@ the cells are packed in order:
   new slide, and
   `skip`ped and `notes` cells are left as they are;
 - the first code cell (the imports) starts a subslide, so that the title slide holds the title and
-  what the notebook teaches; so does each subsection's heading (`### `);
+  what the notebook teaches; so does each subsection's heading (`### `), and a cell tagged
+  `slides-break`;
 - any other cell joins the current subslide if it fits there (as a `fragment` if it was one, or if
   it draws a figure), and starts a new subslide if it does not;
 - the exercises' worked solutions are not on the exported slides; in the live deck each has a
@@ -40,6 +41,9 @@ from tools import slide_walk, slides
 from tools.editions import is_solution
 from tools.notebooks import FIGURE_CELL, notebook_paths, run_notebook
 
+# A cell with this tag always starts a subslide: a break the measure cannot see (the live deck in JupyterLab
+# lays text out narrower than the exported slides, so a long summary is split there by hand).
+BREAK = "slides-break"
 # What the cells of one slide may fill: the slide's height less the 10 px the template keeps free (its
 # LIMIT), less the section's own padding (measured), less a margin for what the measure cannot see.
 TEMPLATE_MARGIN, SAFETY = 10, 12
@@ -76,13 +80,8 @@ def _measured(nb, browser) -> dict:
         slides.copy_assets(out)
         path = out / "plan.slides.html"
         path.write_text(page, encoding="utf-8")
-        context = browser.new_context(offline=True, viewport={"width": slides.WIDTH, "height": slides.HEIGHT})
+        context, view, _ = slide_walk.open_offline(browser, path)
         try:
-            view = context.new_page()
-            view.goto(path.as_uri())
-            view.wait_for_function("window.Reveal && Reveal.isReady()", timeout=20_000)
-            view.wait_for_function("window.MathJax && MathJax.isReady && MathJax.Hub.queue.pending === 0",
-                                   timeout=60_000)
             view.evaluate("document.fonts.ready")
             return view.evaluate(MEASURE)
         finally:
@@ -100,13 +99,8 @@ def heights_of(measured: dict) -> tuple[dict[str, float], dict[str, list[float]]
         if not (m["input"] and m["output"] and m["outputs"]):
             continue
         padding = heights[cell] - m["input"] - m["output"]
-        groups = []
-        for height, figure in m["outputs"]:
-            if not groups or figure and groups[-1][1]:
-                groups.append([0.0, False])
-            groups[-1][0] += height
-            groups[-1][1] = groups[-1][1] or figure
-        parts[cell] = [m["input"] + padding] + [height + padding for height, _ in groups]
+        groups = slides.output_groups(m["outputs"], is_figure=lambda measure: measure[1])  # (height, figure)
+        parts[cell] = [m["input"] + padding] + [sum(height for height, _ in group) + padding for group in groups]
     return heights, parts, max(overhead, 0)
 
 
@@ -143,7 +137,8 @@ def plan(nb, heights: dict[str, float], budget: float,
         seen_code = seen_code or cell.cell_type == "code"
         if authored == "slide" or used is None or cell.cell_type == "markdown" and cell.source.startswith(("# ", "## ")):
             types[cell.id], used = "slide", pieces[0]
-        elif first_code or subsection or after_solution or used + pieces[0] > budget:
+        elif first_code or subsection or after_solution or BREAK in cell.metadata.get("tags", []) \
+                or used + pieces[0] > budget:
             types[cell.id], used = "subslide", pieces[0]
         else:
             figure = cell.cell_type == "code" and FIGURE_CELL.search(cell.source)

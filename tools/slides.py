@@ -45,7 +45,6 @@ TEMPLATE_DIR = Path(__file__).resolve().parent / "slides_template"
 ASSETS = "_assets"
 REVEAL = f"{ASSETS}/reveal.js"
 MATHJAX = f"{ASSETS}/mathjax"
-# nbconvert rewrites the head (attributes in any order): find the tag, then its content.
 WIDTH, HEIGHT = 1280, 720  # the slide's canvas: a projector's screen
 # A printout longer than this is shown on a slide as its first and last lines, with a line in between
 # saying how many are left out (the notebook has them all).
@@ -57,6 +56,7 @@ TEXT_KINDS = {"text/plain", "text/html", "text/latex", "text/markdown"}
 # A code cell with this tag has its output on the subslide after its code (tools/slide_plan.py sets it
 # where the two do not fit on one slide).
 OUTPUT_APART = "slides-output-apart"
+# nbconvert rewrites the head (attributes in any order): find the tag, then its content.
 RUN_MODE_TAG = re.compile(r'<meta\b[^>]*\bname="course-run-mode"[^>]*>')
 
 
@@ -106,13 +106,17 @@ def abridge_outputs(nb) -> int:
     return count
 
 
-def output_groups(outputs: list) -> list[list]:
+def _is_figure(output) -> bool:
+    return any(kind.startswith("image/") for kind in output.get("data", {}))
+
+
+def output_groups(outputs: list, is_figure=_is_figure) -> list[list]:
     """The outputs of a cell as the slides show them apart: a new group at every figure but the first
-    one, so that each figure has a subslide of its own (with the printouts that follow it)."""
+    one, so that each figure has a subslide of its own (with the printouts that follow it). `is_figure`
+    tells a figure (tools/slide_plan.py groups its measures of the outputs by the same rule)."""
     groups: list[list] = []
     for output in outputs:
-        figure = any(kind.startswith("image/") for kind in output.get("data", {}))
-        if not groups or figure and any(any(k.startswith("image/") for k in o.get("data", {})) for o in groups[-1]):
+        if not groups or is_figure(output) and any(is_figure(o) for o in groups[-1]):
             groups.append([])
         groups[-1].append(output)
     return groups
