@@ -53,21 +53,19 @@ lab: $(LAB_STAMP)
 # Present one notebook live: JupyterLab opens it in a workspace of its own; Run > Run All Cells, then the
 # deck button of the notebook's toolbar (jupyterlab-slideshow) shows it as slides with live widgets.
 # It serves a scratch copy of notebooks/ in .present/ (made afresh each time), so that running and saving
-# write nothing into the repository, with settings of its own: no question about JupyterLab's news over
-# the slides, and the slides' font sizes (text 26 px, code 22 px, as the exported slides have). The address JupyterLab prints opens the notebook. Kernels talk over local sockets where the
-# system has them: no open TCP port, and no warning about one at every kernel start.
+# write nothing into the repository, with settings of its own (tools/present_settings: no question about
+# JupyterLab's news over the slides; the exported slides' font sizes, line heights and figure height; long
+# code lines wrap). The address JupyterLab prints opens the notebook. Kernels talk over local sockets where
+# the system has them: no open TCP port, and no warning about one at every kernel start.
 PRESENT_DIR = .present
 PRESENT_URL = /lab/workspaces/present-$(NAME)/tree/$(NAME).ipynb
 KERNEL_ARGS := $(if $(filter Windows_NT,$(OS)),,--KernelManager.transport=ipc)
 present: $(LAB_STAMP)
 	@test -n "$(NAME)" -a -f "notebooks/$(NAME).ipynb" || { echo "usage: make present NAME=02_convolution_by_hand; the notebooks:"; \
 		ls notebooks | sed -n 's/\.ipynb$$//p'; exit 2; }
-	@rm -rf $(PRESENT_DIR) && mkdir -p $(PRESENT_DIR)/notebooks $(PRESENT_DIR)/settings/@jupyterlab/apputils-extension
+	@rm -rf $(PRESENT_DIR) && mkdir -p $(PRESENT_DIR)/notebooks $(PRESENT_DIR)/settings
 	@cp notebooks/*.ipynb $(PRESENT_DIR)/notebooks/
-	@echo '{"fetchNews": "false", "checkForUpdates": false}' \
-		> $(PRESENT_DIR)/settings/@jupyterlab/apputils-extension/notification.jupyterlab-settings
-	@echo '{"overrides": {"content-font-size1": "26px", "code-font-size": "22px", "ui-font-size1": "26px"}}' \
-		> $(PRESENT_DIR)/settings/@jupyterlab/apputils-extension/themes.jupyterlab-settings
+	@cp -R tools/present_settings/@* $(PRESENT_DIR)/settings/
 	@echo "In JupyterLab: Run > Run All Cells, then the deck button at the right of the notebook toolbar."
 	@echo "Arrows or space move; Shift+Enter runs a cell and moves on; the deck button again leaves the slides."
 	@echo "It shows a copy of the notebooks (in $(PRESENT_DIR)/): what you run or save there leaves notebooks/ as it is."

@@ -69,8 +69,9 @@ def sliding_window_figure(X, K, stride: int = 1, padding: int = 0, step: int = 0
         axes[0].add_patch(Rectangle((padding - 0.5, padding - 0.5), X.shape[1], X.shape[0], fill=False,
                                     edgecolor="black", linewidth=2.5, linestyle="--"))
     show_matrix(K, ax=axes[1], title="kernel K", cmap="Oranges")
-    show_matrix(products, ax=axes[2], title=f"products, sum = {np.sum(products):g}", cmap="Greens")
-    show_matrix(output, ax=axes[3], highlight=(row, col, 1, 1), title=f"output[{row}, {col}]", cmap="Purples")
+    # two-line titles: the panels of a 2- or 3-wide kernel are narrower than one line at the slides' font size
+    show_matrix(products, ax=axes[2], title=f"products\nsum = {np.sum(products):g}", cmap="Greens")
+    show_matrix(output, ax=axes[3], highlight=(row, col, 1, 1), title=f"output\n[{row}, {col}]", cmap="Purples")
     fig.suptitle(f"step {step + 1} of {steps}: stride {stride}, padding {padding}")
     fig.tight_layout()
     return fig
@@ -84,15 +85,23 @@ def _widgets():
     return ipywidgets
 
 
+# Every control shows its whole label (ipywidgets' default width cuts a long one off, all the more at a
+# lecture's font size), a drop-down is as wide as its longest choice, and a row of controls wraps where
+# the screen is narrower than the row.
+LABEL = {"description_width": "initial"}
+WIDE_ENOUGH = {"width": "auto"}
+ROW = {"flex_flow": "row wrap"}
+
+
 def sliding_window_stepper(example: str = "3x3 input, 2x2 kernel") -> Any:
     """Widget: choose a worked example, stride and padding, then step the window across the input."""
     widgets = _widgets()
     if not isinstance(example, str) or example not in SEED_EXAMPLES:
         raise ValueError(f"example must be one of {list(SEED_EXAMPLES)}, got {example!r}")
-    choose = widgets.Dropdown(options=list(SEED_EXAMPLES), value=example, description="example")
-    stride = widgets.IntSlider(value=1, min=1, max=3, description="stride")
-    padding = widgets.IntSlider(value=0, min=0, max=2, description="padding")
-    step = widgets.IntSlider(value=0, min=0, max=0, description="step")
+    choose = widgets.Dropdown(options=list(SEED_EXAMPLES), value=example, description="example", style=LABEL, layout=WIDE_ENOUGH)
+    stride = widgets.IntSlider(value=1, min=1, max=3, description="stride", style=LABEL)
+    padding = widgets.IntSlider(value=0, min=0, max=2, description="padding", style=LABEL)
+    step = widgets.IntSlider(value=0, min=0, max=0, description="step", style=LABEL)
     output = widgets.Output()
 
     def steps_available() -> int:
@@ -113,7 +122,7 @@ def sliding_window_stepper(example: str = "3x3 input, 2x2 kernel") -> Any:
     for control in (choose, stride, padding, step):
         control.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([widgets.HBox([choose, stride, padding]), step, output])
+    return widgets.VBox([widgets.HBox([choose, stride, padding], layout=ROW), step, output])
 
 
 MAX_DRAWN_CELLS = 300  # one axis of AlexNet's padded 228-pixel input fits
@@ -165,11 +174,11 @@ def output_size_calculator(n: int = 7, kernel_size: int = 3, stride: int = 3, pa
                                    ("padding", padding, 0, 6), ("dilation", dilation, 1, 4)):
         _arguments.whole(name, value, low, high)  # the sliders' ranges
     sliders = {
-        "n": widgets.IntSlider(value=n, min=1, max=32, description="n (input)"),
-        "kernel_size": widgets.IntSlider(value=kernel_size, min=1, max=11, description="k (kernel)"),
-        "stride": widgets.IntSlider(value=stride, min=1, max=6, description="s (stride)"),
-        "padding": widgets.IntSlider(value=padding, min=0, max=6, description="p (padding)"),
-        "dilation": widgets.IntSlider(value=dilation, min=1, max=4, description="d (dilation)"),
+        "n": widgets.IntSlider(value=n, min=1, max=32, description="n (input)", style=LABEL),
+        "kernel_size": widgets.IntSlider(value=kernel_size, min=1, max=11, description="k (kernel)", style=LABEL),
+        "stride": widgets.IntSlider(value=stride, min=1, max=6, description="s (stride)", style=LABEL),
+        "padding": widgets.IntSlider(value=padding, min=0, max=6, description="p (padding)", style=LABEL),
+        "dilation": widgets.IntSlider(value=dilation, min=1, max=4, description="d (dilation)", style=LABEL),
     }
     output = widgets.Output()
 
@@ -185,7 +194,8 @@ def output_size_calculator(n: int = 7, kernel_size: int = 3, stride: int = 3, pa
     for slider in sliders.values():
         slider.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([widgets.HBox(list(sliders.values())[:3]), widgets.HBox(list(sliders.values())[3:]), output])
+    controls = list(sliders.values())
+    return widgets.VBox([widgets.HBox(controls[:3], layout=ROW), widgets.HBox(controls[3:], layout=ROW), output])
 
 
 def function_and_derivative(function, x) -> tuple[np.ndarray, np.ndarray]:
@@ -242,8 +252,8 @@ def function_explorer(functions: dict, x_range: tuple[float, float] = (-6.0, 6.0
     if not isinstance(x_range, (tuple, list)) or len(x_range) != 2:
         raise ValueError(f"x_range must be (low, high), such as (-6, 6), got {x_range!r}")
     _arguments.number("x_range's high end", x_range[1], 1.0, 20.0)  # the slider's range
-    choose = widgets.Dropdown(options=list(functions), description="function")
-    width = widgets.FloatSlider(value=x_range[1], min=1.0, max=20.0, step=0.5, description="x range ±")
+    choose = widgets.Dropdown(options=list(functions), description="function", style=LABEL, layout=WIDE_ENOUGH)
+    width = widgets.FloatSlider(value=x_range[1], min=1.0, max=20.0, step=0.5, description="x range ±", style=LABEL)
     output = widgets.Output()
 
     def redraw(*_):
@@ -255,7 +265,7 @@ def function_explorer(functions: dict, x_range: tuple[float, float] = (-6.0, 6.0
     choose.observe(redraw, names="value")
     width.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([widgets.HBox([choose, width]), output])
+    return widgets.VBox([widgets.HBox([choose, width], layout=ROW), output])
 
 
 def _check_photo(image) -> None:
@@ -323,9 +333,9 @@ def feature_map_explorer(model, images: dict, stages: dict, preprocess=None) -> 
             cache[label] = _stage_maps(model, images[label], stages, preprocess)
         return cache[label]
 
-    choose_image = widgets.Dropdown(options=list(images), description="image")
-    choose_stage = widgets.Dropdown(options=list(stages), description="stage")
-    channel = widgets.IntSlider(value=0, min=0, max=0, description="channel")
+    choose_image = widgets.Dropdown(options=list(images), description="image", style=LABEL, layout=WIDE_ENOUGH)
+    choose_stage = widgets.Dropdown(options=list(stages), description="stage", style=LABEL, layout=WIDE_ENOUGH)
+    channel = widgets.IntSlider(value=0, min=0, max=0, description="channel", style=LABEL)
     output = widgets.Output()
 
     def redraw(*_):
@@ -340,7 +350,7 @@ def feature_map_explorer(model, images: dict, stages: dict, preprocess=None) -> 
     for control in (choose_image, choose_stage, channel):
         control.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([widgets.HBox([choose_image, choose_stage, channel]), output])
+    return widgets.VBox([widgets.HBox([choose_image, choose_stage, channel], layout=ROW), output])
 
 
 def _method_options(method: str, image, layer: str | None, options: dict) -> dict:
@@ -414,9 +424,9 @@ def explanation_explorer(model, images, class_names, layer: str, pictures=None, 
             cache[("top", index)] = [(f"{class_names[int(i)]} ({float(v):.2f})", int(i)) for v, i in zip(values, indices)]
         return cache[("top", index)]
 
-    choose_image = widgets.IntSlider(value=0, min=0, max=len(images) - 1, description="image")
-    choose_class = widgets.Dropdown(options=top_classes(0), description="class")
-    choose_method = widgets.Dropdown(options=list(explain.METHODS), value="grad_cam", description="method")
+    choose_image = widgets.IntSlider(value=0, min=0, max=len(images) - 1, description="image", style=LABEL)
+    choose_class = widgets.Dropdown(options=top_classes(0), description="class", style=LABEL, layout=WIDE_ENOUGH)
+    choose_method = widgets.Dropdown(options=list(explain.METHODS), value="grad_cam", description="method", style=LABEL, layout=WIDE_ENOUGH)
     output = widgets.Output()
 
     def redraw(*_):
@@ -442,5 +452,5 @@ def explanation_explorer(model, images, class_names, layer: str, pictures=None, 
     for control in (choose_image, choose_class, choose_method):
         control.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([widgets.HBox([choose_image, choose_class, choose_method]), output])
+    return widgets.VBox([widgets.HBox([choose_image, choose_class, choose_method], layout=ROW), output])
 

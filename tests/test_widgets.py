@@ -2,11 +2,12 @@
 
 import time
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
 
-from course_utils import by_hand, widgets
+from course_utils import by_hand, plotting, widgets
 
 pytestmark = pytest.mark.usefixtures("close_figures")
 
@@ -30,10 +31,26 @@ def test_a_middle_step_shows_window_products_and_partial_output():
     fig = widgets.sliding_window_figure(X, K, step=1)
     input_ax, kernel_ax, products_ax, output_ax = fig.axes
     assert _texts(products_ax) == ["0", "2", "8", "15"]  # window [[1, 2], [4, 5]] times K
-    assert products_ax.get_title() == "products, sum = 25"
+    assert products_ax.get_title() == "products\nsum = 25"
     assert _texts(output_ax) == ["19", "25"]  # the two cells computed so far
     window = [p for p in input_ax.patches if p.get_edgecolor()[:3] != (0, 0, 0)][0]
     assert window.get_xy() == (0.5, -0.5)
+
+
+@pytest.mark.parametrize("name", list(by_hand.SEED_EXAMPLES))
+@pytest.mark.parametrize("padding", [0, 2])
+def test_the_stepper_s_titles_do_not_overlap_at_the_slides_font_size(name, padding):
+    X, K = by_hand.SEED_EXAMPLES[name]
+    with plt.rc_context(plotting.PRESENTATION_STYLE):
+        fig = widgets.sliding_window_figure(X, K, stride=1, padding=padding, step=0)
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        boxes = [ax.title.get_window_extent(renderer) for ax in fig.axes]
+        width = fig.bbox.width
+    plt.close(fig)
+    for left, right in zip(boxes, boxes[1:]):
+        assert left.x1 <= right.x0, f"{name}: the titles of neighbouring panels overlap ({left.x1:.0f} > {right.x0:.0f} px)"
+    assert boxes[0].x0 >= 0 and boxes[-1].x1 <= width, f"{name}: a title runs off the figure"
 
 
 def test_stepper_rejects_steps_past_the_end():

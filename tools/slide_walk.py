@@ -192,7 +192,7 @@ LIVE_CHECK = """() => {
   const tol = 2, found = [];
   const cells = [...document.querySelectorAll('.jp-Notebook .jp-Cell.jp-deck-mod-onscreen')]
     .filter(c => c.checkVisibility({visibilityProperty: true}) && c.getBoundingClientRect().height > 0);
-  let text = 1e9, code = 1e9, small = null;
+  let text = 1e9, code = 1e9, small = null, cut = null;
   for (const cell of cells) {
     const r = cell.getBoundingClientRect();
     if (r.top < -tol || r.bottom > innerHeight + tol) {
@@ -200,9 +200,15 @@ LIVE_CHECK = """() => {
     }
     for (const e of cell.querySelectorAll('*')) {
       if (e.closest('.MathJax, mjx-container, .jp-InputPrompt, .jp-OutputPrompt, .jp-cell-toolbar, .jp-Collapser')) continue;
-      if (![...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim())) continue;
       const box = e.getBoundingClientRect();
       if (box.width === 0 || box.height === 0 || !e.checkVisibility({visibilityProperty: true})) continue;
+      // a code line or a printout wider than the screen: scrolled sideways or cut off, not shown
+      if (!cut && (box.right > innerWidth + tol || e.scrollWidth > e.clientWidth + tol
+                   && ['hidden', 'auto', 'scroll'].includes(getComputedStyle(e).overflowX))) {
+        const what = (e.innerText || '').trim().slice(0, 40).replace(/\\s+/g, ' ');
+        cut = `cell ${cell.dataset.windowedListIndex || ''} is cut off at the right: "${what}"`;
+      }
+      if (![...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim())) continue;
       const scale = e.offsetWidth ? box.width / e.offsetWidth : 1;
       const px = parseFloat(getComputedStyle(e).fontSize) * scale;
       const isCode = !!e.closest('.cm-editor, pre, code');
@@ -213,13 +219,15 @@ LIVE_CHECK = """() => {
     }
   }
   if (small) found.push(small);
+  if (cut) found.push(cut);
   const title = (cells.map(c => c.querySelector('h1, h2, h3')).find(Boolean) || {}).textContent || 'untitled';
   return {found: found.join('; '), title: title.trim().slice(0, 40), text, code, cells: cells.length};
 }"""
 
 
-def walk_live_deck(page, limit: int = 400) -> dict:
-    """Step through an open live deck from where it is to its end; same result form as `walk`."""
+def walk_live_deck(page, limit: int = 400, shots=None) -> dict:
+    """Step through an open live deck from where it is to its end; same result form as `walk`. With `shots`
+    (a function of the view's number that returns a file name), a view that does not fit is photographed."""
     problems, smallest, count = [], {"zoom": 1, "text": 1e9, "code": 1e9}, 0
     for _ in range(limit):
         page.wait_for_timeout(60)
@@ -233,6 +241,8 @@ def walk_live_deck(page, limit: int = 400) -> dict:
         smallest["text"], smallest["code"] = min(smallest["text"], view["text"]), min(smallest["code"], view["code"])
         if view["found"]:
             problems.append(f"view {count} ({view['title']}): {view['found']}")
+            if shots:
+                page.screenshot(path=str(shots(count)))
         for direction in ("down", "forward"):
             button = page.query_selector(f".jp-Deck-Remote .jp-deck-mod-direction-{direction}:not(.jp-mod-disabled)")
             if button:
