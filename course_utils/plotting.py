@@ -336,6 +336,9 @@ def colour_bar(fig: plt.Figure, shown: Any, label: str, axes: Any = None) -> Any
     axes = shown.axes if axes is None else axes
     bar = fig.colorbar(shown, ax=axes, shrink=0.85, pad=0.02)
     bar.set_label(label)
+    bar.ax.locator_params(nbins=5)
+    bar.formatter.set_powerlimits((-2, 3))  # 1.2e-4 as 1.2 with "1e-4" above the bar, not 0.000120 at every tick
+    bar.update_ticks()
     return bar
 
 
@@ -343,7 +346,7 @@ def overlay_colour_bar(fig: plt.Figure, axes: Any, cmap: str = "jet") -> Any:
     """The colour bar of heat maps laid over images (`explain.overlay`), which scales each map from its
     minimum (0) to its maximum (1)."""
     bar = fig.colorbar(ScalarMappable(Normalize(0, 1), cmap=cmap), ax=axes, shrink=0.85, pad=0.02)
-    bar.set_label("map, from its minimum (0) to its maximum (1)")
+    bar.set_label("map: 0 at its minimum,\n1 at its maximum")  # two lines: no taller than the figure
     return bar
 
 
@@ -401,7 +404,7 @@ def plot_confusion_matrix(targets: Any, predictions: Any, class_names: Sequence[
     if not all(isinstance(name, str) for name in class_names):
         raise TypeError(f"class_names must be text, one name per class, got {class_names!r:.80}")
     counts = confusion_matrix(targets, predictions, len(class_names))
-    size = max(3.5, 0.55 * len(class_names) + 1.5)
+    size = max(3.5, 0.45 * len(class_names) + 1.5)  # 10 classes: 6 inches, which a slide shows at full size
     fig, ax = plt.subplots(figsize=(size, size))
     show_matrix(counts, ax=ax, cmap="Blues")
     ax.set_xticks(range(len(class_names)), labels=class_names, rotation=45 if len(class_names) > 10 else 0)
@@ -433,7 +436,7 @@ def block_diagram(branches: Sequence[Sequence[str]], merge: str, title: str | No
     width, gap, height = max(2.6, 0.12 * longest), 0.5, 0.6  # a box wide enough for its longest name
     total = len(branches) * width + (len(branches) - 1) * gap
     if ax is None:
-        _, ax = plt.subplots(figsize=(max(4.0, 1.25 * total), 1.0 * (depth + 2) + 0.6))
+        _, ax = plt.subplots(figsize=(max(4.0, 1.25 * total), 0.75 * (depth + 2) + 0.6))
     rows = depth + 2  # the input, the branches' layers, the merge
 
     def box(x: float, row: int, text: str, colour: str, box_width: float = width) -> None:

@@ -367,8 +367,9 @@ def _method_options(method: str, image, layer: str | None, options: dict) -> dic
 
 
 # What the number behind each method's heat map measures, for the colour bar.
-HEATMAP_UNITS = {"saliency": "|gradient of the score|", "smoothgrad": "mean |gradient of the score|",
-                 "occlusion": "score drop when covered", "grad_cam": "Grad-CAM: weighted activation"}
+# The colour bars' labels, on two lines where long: a label runs along its bar, which is no taller than the image.
+HEATMAP_UNITS = {"saliency": "|gradient of\nthe score|", "smoothgrad": "mean |gradient\nof the score|",
+                 "occlusion": "score drop\nwhen covered", "grad_cam": "Grad-CAM:\nweighted activation"}
 
 
 def explanation_figure(model, image, target: int, method: str = "grad_cam", layer: str | None = None,
@@ -383,7 +384,7 @@ def explanation_figure(model, image, target: int, method: str = "grad_cam", laye
         heatmap = explain.METHODS[method](model, image, target, **_method_options(method, image, layer, options))
     picture = image if picture is None else picture
     name = class_names[target] if class_names is not None else f"class {target}"
-    fig, axes = plt.subplots(1, 3, figsize=(11, 4))
+    fig, axes = plt.subplots(1, 3, figsize=(11, 4), layout="constrained")  # room for the colour bars and titles
     show_image(picture, ax=axes[0], title="input")
     shown = axes[1].imshow(np.asarray(heatmap), cmap="jet")
     axes[1].set_xticks([])
@@ -399,7 +400,6 @@ def explanation_figure(model, image, target: int, method: str = "grad_cam", laye
         for ax, factor in ((axes[0], 1.0), (axes[1], scale), (axes[2], 1.0)):
             ax.add_patch(Rectangle((left * factor - 0.5, top * factor - 0.5), width * factor, height * factor,
                                    fill=False, edgecolor="white", linewidth=2, linestyle="--"))
-    fig.tight_layout()
     return fig
 
 

@@ -420,3 +420,46 @@ def test_executed_slides_show_formulas_figures_and_the_widget_figure(exported, b
         assert trouble["remote"] == []
     finally:
         context.close()
+
+
+def _png(width: int, height: int) -> str:
+    import base64
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), "steelblue").save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def test_the_walk_finds_a_figure_too_large_to_read_and_passes_one_that_fits(browser, tmp_path):
+    """The walk's figure measure: a picture a slide must shrink below 72% (its labels too small) is a
+    problem, named with its slide; one shown at its own size is not."""
+    figure = lambda height: nbformat.v4.new_code_cell(  # noqa: E731
+        "plt.show()", outputs=[nbformat.v4.new_output("display_data", {"image/png": _png(500, height), "text/plain": "<Figure>"})])
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# Figures\n\nTwo of them.", metadata={"slideshow": {"slide_type": "slide"}}),
+        nbformat.v4.new_markdown_cell("## Fits\n\nShown at its size.", metadata={"slideshow": {"slide_type": "slide"}}), figure(300),
+        nbformat.v4.new_markdown_cell("## Too tall\n\nShrunk.", metadata={"slideshow": {"slide_type": "slide"}}), figure(900)])
+    slides.copy_assets(tmp_path)
+    path = tmp_path / "figures.slides.html"
+    path.write_text(slides.export(nb), encoding="utf-8")
+    context, page, _ = _open_offline(browser, path)
+    try:
+        walked = slide_walk.walk(page)
+    finally:
+        context.close()
+    shown = walked["smallest"]["figure"]
+    assert 0.4 < shown <= 446 / 900  # at most the template's limit for a figure's height (446 px), over 900 px
+    assert len(walked["problems"]) == 1, walked["problems"]
+    assert re.fullmatch(rf"slide 3\.1 \(Too tall¶?\): figure shown at {round(shown * 100)}% \(labels too small\)",
+                        walked["problems"][0]), walked["problems"]
+
+
+def test_the_figure_measure_follows_the_presentation_style():
+    from course_utils.plotting import PRESENTATION_STYLE
+
+    smallest_pt = min(PRESENTATION_STYLE[key] for key in slides.PRESENTATION_KEYS if key.endswith("size") and "marker" not in key)
+    assert slide_walk.figure_label_px() == pytest.approx(smallest_pt * slide_walk.FIGURE_DPI / 72)
+    assert slide_walk.smallest_figure_scale() * slide_walk.figure_label_px() == pytest.approx(slide_walk.SMALLEST_FIGURE_TEXT)

@@ -23,7 +23,9 @@ the cells are packed in order:
 - a code cell whose code and outputs do not fit on one slide together gets the tag
   `slides-output-apart`: on the slides, its outputs follow on a subslide of their own.
 
-A cell too tall for a slide on its own is reported: split it, or shorten what it prints. Run this
+A cell too tall for a slide on its own is reported: split it, or shorten what it prints. So is a figure
+so large that a slide shows it below 72% of its size, where its smallest labels (14 pt) would be less
+than 14 px high on the screen (tools.slide_walk.SMALLEST_FIGURE_TEXT): draw it smaller. Run this
 after changing a notebook; tests/test_slides.py walks the slideshows and fails on a slide that does
 not fit.
 """
@@ -59,6 +61,8 @@ MEASURE = """() => {
       height: outer(cell), section: cell.closest('section').scrollHeight,
       input: outer(cell.querySelector('.jp-Cell-inputWrapper')), output: outer(cell.querySelector('.jp-Cell-outputWrapper')),
       outputs: [...cell.querySelectorAll('.jp-OutputArea-child')].map(child => [outer(child), !!child.querySelector('img')]),
+      figure: Math.min(1, ...[...cell.querySelectorAll('img')].filter(i => i.naturalHeight)
+                                .map(i => i.getBoundingClientRect().height / i.naturalHeight)),
     };
   }
   return cells;
@@ -186,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("the plan measures the slides in Chromium: install the test extra (playwright) and chromium")
     if not slide_walk.browser_available():
         parser.error(f"no Chromium at {slide_walk.chromium_path()}: install it (apt-get install chromium)")
-    too_tall = []
+    too_tall, too_small = [], []
     with sync_playwright() as p:
         browser = slide_walk.launch(p)
         for path in notebook_paths(args.names):
@@ -195,7 +199,11 @@ def main(argv: list[str] | None = None) -> int:
             nb.cells = [c for c in nb.cells if not is_solution(c)]
             if args.execute:
                 run_notebook(nb, smoke=True, timeout=1800, env=slides.presentation_env())
-            heights, parts, overhead = heights_of(_measured(nb, browser))
+            measured = _measured(nb, browser)
+            heights, parts, overhead = heights_of(measured)
+            smallest = slide_walk.smallest_figure_scale()
+            too_small += [f"{path.stem}: {cell} (a figure shown at {m['figure']:.0%} of its size)"
+                          for cell, m in measured.items() if m["figure"] < smallest - 1e-3]
             budget = slides.HEIGHT - TEMPLATE_MARGIN - overhead - SAFETY
             types, apart, tall = plan(stored, heights, budget, parts)  # measured without the solutions
             too_tall += [f"{path.stem}: {line}" for line in tall]
@@ -210,8 +218,10 @@ def main(argv: list[str] | None = None) -> int:
     if too_tall:
         print("\n".join(["cells too tall for a slide on their own (split them, or print less):", *too_tall]),
               file=sys.stderr)
-        return 1
-    return 0
+    if too_small:
+        print("\n".join([f"figures too large for a slide, shown below {smallest:.0%} of their size, where their labels "
+                         "are too small to read (draw them smaller: figsize):", *too_small]), file=sys.stderr)
+    return 1 if too_tall or too_small else 0
 
 
 if __name__ == "__main__":

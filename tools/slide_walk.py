@@ -16,18 +16,35 @@ import shutil
 from pathlib import Path
 
 SMALLEST_TEXT, SMALLEST_CODE, SMALLEST_ZOOM = 24, 20, 0.9
+# A figure's smallest labels (the tick labels: 14 pt in the slides' matplotlibrc, drawn at matplotlib's
+# 100 dpi, so 19.4 px in the picture) must stay at least 14 px high on the screen: a figure shown at less
+# than 72% of its size does not fit.
+SMALLEST_FIGURE_TEXT, FIGURE_DPI = 14, 100
+MATPLOTLIBRC = Path(__file__).with_name("slides_template") / "matplotlibrc"
+
+
+def figure_label_px() -> float:
+    """The height in the picture of a figure's smallest text, from the slides' matplotlibrc."""
+    sizes = [float(value) for key, value in (line.split(":", 1) for line in MATPLOTLIBRC.read_text().splitlines()
+                                             if ":" in line and not line.startswith("#"))
+             if key.strip() == "font.size" or key.strip().endswith(("fontsize", "labelsize", "titlesize"))]
+    return min(sizes) * FIGURE_DPI / 72
+
+
+def smallest_figure_scale() -> float:
+    return SMALLEST_FIGURE_TEXT / figure_label_px()
 # MathJax 2 tests whether web fonts load with a font whose address is about:blank; Chromium refuses it
 # on a page opened from the disk. That refusal is the one message allowed: nothing is missing.
 MATHJAX_FONT_PROBE = "about:blank"
 
 # One call walks the whole slideshow in the page; it returns the problems, "slide H.V (title): what"
 # each, the number of slides, and the smallest zoom, text and code sizes it saw.
-WALK = """async () => {
+WALK = """async (FIGURE_SCALE) => {
   Reveal.configure({transition: 'none', backgroundTransition: 'none'});
   const idle = () => new Promise(done => MathJax.Hub.Queue(done));  // after the formulas are drawn and refitted
   const canvas = () => document.querySelector('.reveal .slides').getBoundingClientRect();
   const scale = () => canvas().width / document.querySelector('.reveal .slides').offsetWidth;
-  const tol = 2, problems = [], smallest = {zoom: 1, text: 1e9, code: 1e9};
+  const tol = 2, problems = [], smallest = {zoom: 1, text: 1e9, code: 1e9, figure: 1};
   const inMath = e => e.closest('.MathJax, .MathJax_Display, .MathJax_Preview, .MathJax_SVG');
   const ownText = e => [...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
   const check = slide => {
@@ -43,6 +60,11 @@ WALK = """async () => {
       const r = e.getBoundingClientRect();
       if (r.width === 0 || r.height === 0 || !e.checkVisibility({visibilityProperty: true})) continue;
       const what = `<${e.tagName.toLowerCase()}> "${(e.innerText || '').trim().slice(0, 50).replace(/\\s+/g, ' ')}"`;
+      if (e.tagName === 'IMG' && e.naturalHeight > 0) {  // a figure: shown at this fraction of its size
+        const shown = r.height / e.naturalHeight;
+        smallest.figure = Math.min(smallest.figure, shown);
+        if (shown < FIGURE_SCALE - 1e-3) found.push(`figure shown at ${Math.round(shown * 100)}% (labels too small)`);
+      }
       if (e.scrollWidth > e.clientWidth + tol || e.scrollHeight > e.clientHeight + tol) {
         const style = getComputedStyle(e);
         if (e.scrollWidth > e.clientWidth + tol && ['hidden', 'auto', 'scroll'].includes(style.overflowX)
@@ -102,13 +124,14 @@ def open_offline(browser, page_path: Path, keep_off=None):
 
 def walk(page) -> dict:
     """{"problems": [...], "count": slides, "smallest": {"zoom", "text", "code"}} for an open slideshow."""
-    return page.evaluate(WALK)
+    return page.evaluate(WALK, smallest_figure_scale())
 
 
 def summary(name: str, walked: dict) -> str:
     smallest = walked["smallest"]
     return (f"{name}: {walked['count']} slides; smallest zoom {smallest['zoom']:.2f}, text {smallest['text']:.1f} px, "
-            f"code {smallest['code']:.1f} px; {len(walked['problems'])} slide(s) that do not fit")
+            f"code {smallest['code']:.1f} px, figure {smallest['figure']:.2f} of its size; "
+            f"{len(walked['problems'])} slide(s) that do not fit")
 
 
 def chromium_path() -> str:
@@ -188,11 +211,11 @@ def check_slideshow(path: Path, name: str, screenshots: dict[str, Path] | None =
 # The same measures for JupyterLab's live deck (jupyterlab-slideshow, `make present`): one call checks the
 # cells shown now; LIVE_WALK steps through the deck with its own buttons (down where there is a subslide,
 # else forward) and checks each view.
-LIVE_CHECK = """() => {
+LIVE_CHECK = """(FIGURE_SCALE) => {
   const tol = 2, found = [];
   const cells = [...document.querySelectorAll('.jp-Notebook .jp-Cell.jp-deck-mod-onscreen')]
     .filter(c => c.checkVisibility({visibilityProperty: true}) && c.getBoundingClientRect().height > 0);
-  let text = 1e9, code = 1e9, small = null, cut = null;
+  let text = 1e9, code = 1e9, figure = 1, small = null, cut = null;
   for (const cell of cells) {
     const r = cell.getBoundingClientRect();
     if (r.top < -tol || r.bottom > innerHeight + tol) {
@@ -208,6 +231,11 @@ LIVE_CHECK = """() => {
         const what = (e.innerText || '').trim().slice(0, 40).replace(/\\s+/g, ' ');
         cut = `cell ${cell.dataset.windowedListIndex || ''} is cut off at the right: "${what}"`;
       }
+      if (e.tagName === 'IMG' && e.naturalHeight > 0) {
+        const shown = box.height / e.naturalHeight;
+        figure = Math.min(figure, shown);
+        if (shown < FIGURE_SCALE - 1e-3 && !small) small = `figure shown at ${Math.round(shown * 100)}% (labels too small)`;
+      }
       if (![...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim())) continue;
       const scale = e.offsetWidth ? box.width / e.offsetWidth : 1;
       const px = parseFloat(getComputedStyle(e).fontSize) * scale;
@@ -221,24 +249,25 @@ LIVE_CHECK = """() => {
   if (small) found.push(small);
   if (cut) found.push(cut);
   const title = (cells.map(c => c.querySelector('h1, h2, h3')).find(Boolean) || {}).textContent || 'untitled';
-  return {found: found.join('; '), title: title.trim().slice(0, 40), text, code, cells: cells.length};
+  return {found: found.join('; '), title: title.trim().slice(0, 40), text, code, figure, cells: cells.length};
 }"""
 
 
 def walk_live_deck(page, limit: int = 400, shots=None) -> dict:
     """Step through an open live deck from where it is to its end; same result form as `walk`. With `shots`
     (a function of the view's number that returns a file name), a view that does not fit is photographed."""
-    problems, smallest, count = [], {"zoom": 1, "text": 1e9, "code": 1e9}, 0
+    problems, smallest, count = [], {"zoom": 1, "text": 1e9, "code": 1e9, "figure": 1}, 0
     for _ in range(limit):
         page.wait_for_timeout(60)
-        view = page.evaluate(LIVE_CHECK)
+        view = page.evaluate(LIVE_CHECK, smallest_figure_scale())
         for _ in range(20):  # a view still being laid out shows no cell yet
             if view["cells"]:
                 break
             page.wait_for_timeout(100)
-            view = page.evaluate(LIVE_CHECK)
+            view = page.evaluate(LIVE_CHECK, smallest_figure_scale())
         count += 1
-        smallest["text"], smallest["code"] = min(smallest["text"], view["text"]), min(smallest["code"], view["code"])
+        for measure in ("text", "code", "figure"):
+            smallest[measure] = min(smallest[measure], view[measure])
         if view["found"]:
             problems.append(f"view {count} ({view['title']}): {view['found']}")
             if shots:
