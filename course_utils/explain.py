@@ -23,7 +23,7 @@ from torch import nn
 
 from . import _arguments
 from .models import evaluation_mode, model_device
-from .plotting import to_displayable
+from .plotting import HEATMAP_CMAP, to_displayable
 
 __all__ = ["saliency", "smoothgrad", "occlusion", "grad_cam", "overlay", "METHODS", "layer_names", "find_layer",
            "probabilities"]
@@ -217,7 +217,7 @@ METHODS: dict[str, Callable] = {
 
 
 # ----------------------------------------------------------------------------- showing a map
-def overlay(image, heatmap, alpha: float = 0.5, cmap: str = "jet") -> np.ndarray:
+def overlay(image, heatmap, alpha: float = 0.5, cmap: str = HEATMAP_CMAP) -> np.ndarray:
     """The image (any form `plotting.show_image` takes) with `heatmap` (h x w, enlarged to the image
     if smaller) laid over it in colour; an H x W x 3 float array in [0, 1]."""
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.number)) or not 0 <= alpha <= 1:

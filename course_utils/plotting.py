@@ -26,6 +26,12 @@ __all__ = [
     "use_presentation_style", "to_displayable", "normalise_each", "PRESENTATION_STYLE",
 ]
 
+# Heat maps (saliency, Grad-CAM, occlusion) use a perceptually uniform map that reads the same to
+# colour-blind eyes and in grey: dark is little, bright is much. (Not "jet", whose bright bands in the
+# middle make edges that are not in the data.) Signed values use DIVERGING_CMAP, centred at zero.
+HEATMAP_CMAP = "inferno"
+DIVERGING_CMAP = "RdBu_r"
+
 PRESENTATION_STYLE = {
     "figure.figsize": (10.0, 6.0),
     "figure.dpi": 110,
@@ -342,7 +348,7 @@ def colour_bar(fig: plt.Figure, shown: Any, label: str, axes: Any = None) -> Any
     return bar
 
 
-def overlay_colour_bar(fig: plt.Figure, axes: Any, cmap: str = "jet") -> Any:
+def overlay_colour_bar(fig: plt.Figure, axes: Any, cmap: str = HEATMAP_CMAP) -> Any:
     """The colour bar of heat maps laid over images (`explain.overlay`), which scales each map from its
     minimum (0) to its maximum (1)."""
     bar = fig.colorbar(ScalarMappable(Normalize(0, 1), cmap=cmap), ax=axes, shrink=0.85, pad=0.02)

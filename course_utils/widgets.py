@@ -24,7 +24,7 @@ from . import _arguments, explain
 from .by_hand import SEED_EXAMPLES, corr2d, pad2d
 from .data import imagenet_preprocess
 from .models import stage_outputs
-from .plotting import colour_bar, normalise_each, overlay_colour_bar, show_image, show_matrix
+from .plotting import HEATMAP_CMAP, colour_bar, normalise_each, overlay_colour_bar, show_image, show_matrix
 from .shapes import conv_output_size, explain_output_size
 
 __all__ = [
@@ -386,7 +386,7 @@ def explanation_figure(model, image, target: int, method: str = "grad_cam", laye
     name = class_names[target] if class_names is not None else f"class {target}"
     fig, axes = plt.subplots(1, 3, figsize=(11, 4), layout="constrained")  # room for the colour bars and titles
     show_image(picture, ax=axes[0], title="input")
-    shown = axes[1].imshow(np.asarray(heatmap), cmap="jet")
+    shown = axes[1].imshow(np.asarray(heatmap), cmap=HEATMAP_CMAP)
     axes[1].set_xticks([])
     axes[1].set_yticks([])
     colour_bar(fig, shown, HEATMAP_UNITS.get(method, "attribution"))

@@ -1,6 +1,7 @@
 """course_utils.explain against Captum, the maintained library, on many random models and inputs;
 the evidence boxes of data.PatternPatches; bad input; and the figure and widget of notebook 08."""
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -8,7 +9,7 @@ import torch
 from captum.attr import LayerGradCam, NoiseTunnel, Occlusion, Saliency
 from torch import nn
 
-from course_utils import data, explain, widgets
+from course_utils import data, explain, plotting, widgets
 
 CASES = range(12)
 
@@ -157,8 +158,31 @@ def test_overlay_blends_the_colour_map_onto_the_image():
     assert blended.shape == (8, 8, 3)
     assert 0 <= blended.min()
     assert blended.max() <= 1
-    assert blended[0, 0, 0] > blended[7, 7, 0]  # "jet": hot is red, cold is blue
+    assert blended[0, 0].sum() > blended[7, 7].sum()  # the heat map's colours: much is bright, little is dark
     assert (explain.overlay(image, heat, alpha=0.0) == 0).all()
+
+
+@pytest.mark.parametrize("name", [plotting.HEATMAP_CMAP])
+def test_the_heat_maps_colours_grow_lighter_with_the_value(name):
+    """A colour map that reads the same in grey and to colour-blind eyes: its lightness (CIE L*, from
+    the sRGB colours) rises all the way from 0 to 1. "jet" fails: it is darkest at both ends."""
+    lightness = _lightness(matplotlib.colormaps[name](np.linspace(0, 1, 64))[:, :3])
+    assert (np.diff(lightness) > 0).all(), f"{name}: lightness not rising"
+    assert lightness[-1] - lightness[0] > 80
+    assert not (np.diff(_lightness(matplotlib.colormaps["jet"](np.linspace(0, 1, 64))[:, :3])) > 0).all()
+
+
+def test_the_diverging_map_is_white_at_zero_and_as_light_on_both_sides():
+    colours = matplotlib.colormaps[plotting.DIVERGING_CMAP](np.linspace(0, 1, 65))[:, :3]
+    lightness = _lightness(colours)
+    assert lightness[32] > 90  # the middle, zero when the limits are symmetric, is nearly white
+    assert np.allclose(lightness[:32], lightness[:32:-1], atol=6)  # as dark at -x as at +x
+
+
+def _lightness(rgb: np.ndarray) -> np.ndarray:
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    y = linear @ np.array([0.2126, 0.7152, 0.0722])
+    return np.where(y > (6 / 29) ** 3, 116 * np.cbrt(y) - 16, y * (29 / 3) ** 3)
 
 
 # ----------------------------------------------------------------------------- the data with known evidence

@@ -26,6 +26,11 @@ def _read(path):
     return nbformat.read(path, as_version=4)
 
 
+def _outside_code(markdown: str) -> str:
+    """The markdown without its fenced code blocks (a `# comment` there is no heading)."""
+    return re.sub(r"^```.*?^```", "", markdown, flags=re.S | re.M)
+
+
 def _output_text(output) -> str:
     return json.dumps(output, ensure_ascii=False)
 
@@ -54,6 +59,30 @@ class TestNotebook:
             for output in cell.get("outputs", []):
                 match = nbtools.ABSOLUTE_PATH.search(_output_text(output))
                 assert match is None, f"cell {index} stores an absolute path: {match.group(0)!r}..."
+
+    def test_one_title_and_headings_in_order(self, path):
+        """Screen readers move by headings: one H1 (the title, first), and no level skipped going down."""
+        levels = [len(m.group(1)) for cell in _read(path).cells if cell.cell_type == "markdown"
+                  for m in re.finditer(r"^(#{1,6}) ", _outside_code(cell.source), flags=re.M)]
+        assert levels[:1] == [1] and levels.count(1) == 1, f"one title (# ...) first, then ## sections: {levels[:5]}"
+        skipped = [(a, b) for a, b in zip(levels, levels[1:]) if b > a + 1]
+        assert skipped == [], f"a heading skips a level (from level {skipped[0][0]} to {skipped[0][1]})" if skipped else ""
+
+    def test_link_texts_say_where_they_go(self, path):
+        for index, cell in enumerate(_read(path).cells):
+            if cell.cell_type != "markdown":
+                continue
+            for text, _ in re.findall(r"\[([^\]]+)\]\(([^)]+)\)", cell.source):
+                vague = text.strip().lower().rstrip(".") in {"here", "link", "this", "click here", "this link", "more", "see"}
+                assert not vague, f"cell {index}: the link text {text!r} does not say where the link goes"
+
+    def test_no_rainbow_colour_map(self, path):
+        """"jet" (and its kind) is not perceptually uniform and misleads colour-blind readers: heat maps use
+        course_utils.plotting.HEATMAP_CMAP, signed values DIVERGING_CMAP."""
+        for index, cell in enumerate(_read(path).cells):
+            if cell.cell_type == "code":
+                found = re.search(r"""["'](jet|rainbow|gist_rainbow|hsv|nipy_spectral)["']""", cell.source)
+                assert found is None, f"cell {index} uses the colour map {found.group(1)!r}" if found else ""
 
     def test_outputs_are_small(self, path):
         for index, cell in enumerate(_read(path).cells):
@@ -218,3 +247,10 @@ class TestExercises:
         assert [student.cells[i].source for e in editions.exercises(student) for i in e.checks] == checks
         # the solutions left out, the line saying where they are added under the badge
         assert len(student.cells) == len(nb.cells) - len([c for c in nb.cells if editions.is_solution(c)]) + 1
+
+
+def test_the_package_uses_no_rainbow_colour_map():
+    for path in sorted((ROOT / "course_utils").glob("*.py")):
+        code = "\n".join(line.split("#")[0] for line in path.read_text().splitlines())  # comments may name it
+        found = re.search(r"""["'](jet|rainbow|gist_rainbow|hsv|nipy_spectral)["']""", code)
+        assert found is None, f"{path.name} uses the colour map {found.group(1)!r}: use plotting.HEATMAP_CMAP" if found else ""

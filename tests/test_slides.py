@@ -436,8 +436,10 @@ def _png(width: int, height: int) -> str:
 def test_the_walk_finds_a_figure_too_large_to_read_and_passes_one_that_fits(browser, tmp_path):
     """The walk's figure measure: a picture a slide must shrink below 72% (its labels too small) is a
     problem, named with its slide; one shown at its own size is not."""
-    figure = lambda height: nbformat.v4.new_code_cell(  # noqa: E731
-        "plt.show()", outputs=[nbformat.v4.new_output("display_data", {"image/png": _png(500, height), "text/plain": "<Figure>"})])
+    def figure(height):
+        picture = nbformat.v4.new_output("display_data", {"image/png": _png(500, height), "text/plain": "<Figure>"})
+        return nbformat.v4.new_code_cell("plt.show()", outputs=[picture])
+
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_markdown_cell("# Figures\n\nTwo of them.", metadata={"slideshow": {"slide_type": "slide"}}),
         nbformat.v4.new_markdown_cell("## Fits\n\nShown at its size.", metadata={"slideshow": {"slide_type": "slide"}}), figure(300),
