@@ -76,6 +76,7 @@ class SlideshowFits(pytest.Item):
         import nbformat
 
         from tools import editions, slide_walk, slides
+        from tools import notebooks as nbtools
         from tools.editions import is_solution
 
         if any(cell.test_outputs is None for cell in self.cells):
@@ -97,6 +98,10 @@ class SlideshowFits(pytest.Item):
             SCREENSHOTS[name]: ARTIFACTS / f"slides_{name}_worst_before.png"} if name in SCREENSHOTS else {},
             title_screenshot=ARTIFACTS / f"slides_{name}_title.png")
         (ARTIFACTS / f"slides_{name}_fit.txt").write_text(report["summary"] + "\n", encoding="utf-8")
+        unexplained = [cell.id for cell in nb.cells if cell.cell_type == "code" and not nbtools.alt_text(cell)
+                       and any("image/png" in output.get("data", {}) for output in cell.outputs)]
+        assert not unexplained, (f"{name}: cells that draw a figure with no text alternative (mystnb.image.alt in the "
+                                 f"cell's metadata): {unexplained}")
         exercises = editions.exercises(nb)
         missing = [e.number for e in exercises if f"<strong>{e.number}.</strong>" not in page]
         assert not missing, f"{name}: exercises {missing} are not on the slides"

@@ -4,6 +4,7 @@ New notebooks are picked up automatically: drop NN_topic.ipynb into notebooks/ a
 README's table.
 """
 
+import ast
 import json
 import re
 
@@ -24,6 +25,15 @@ def _ids(paths):
 
 def _read(path):
     return nbformat.read(path, as_version=4)
+
+
+def _defines_only(source: str) -> bool:
+    """A cell that only defines functions (and imports): it draws nothing until they are called."""
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return False
+    return all(isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)) for node in body)
 
 
 def _outside_code(markdown: str) -> str:
@@ -83,6 +93,22 @@ class TestNotebook:
             if cell.cell_type == "code":
                 found = re.search(r"""["'](jet|rainbow|gist_rainbow|hsv|nipy_spectral)["']""", cell.source)
                 assert found is None, f"cell {index} uses the colour map {found.group(1)!r}" if found else ""
+
+    def test_every_figure_has_a_text_alternative(self, path):
+        """A cell that draws a figure says in words what the figure shows (its `mystnb.image.alt`, which the
+        site and the slides give the image as its alt text): not "figure 1", but what a reader would see.
+        (The slideshow test checks the same of every cell whose run drew a picture.)"""
+        missing, vague = [], []
+        for index, cell in enumerate(_read(path).cells):
+            if cell.cell_type != "code" or not nbtools.FIGURE_CELL.search(cell.source) or _defines_only(cell.source):
+                continue
+            alt = nbtools.alt_text(cell)
+            if not alt:
+                missing.append(index)
+            elif len(alt) < 40 or re.match(r"(figure|image|plot|picture|graph)\b(\s+\d+)?\W*$", alt, re.I):
+                vague.append((index, alt))
+        assert missing == [], f"cells that draw a figure with no mystnb.image.alt: {missing}"
+        assert vague == [], f"text alternatives that do not say what the figure shows: {vague}"
 
     def test_outputs_are_small(self, path):
         for index, cell in enumerate(_read(path).cells):

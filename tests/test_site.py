@@ -119,6 +119,9 @@ def test_chapters_show_maths_and_figures_offline(built, browser):
             figures = page.evaluate("""[...document.querySelectorAll('.cell_output img')].filter(img =>
                 img.complete && img.naturalWidth > 50 && img.getBoundingClientRect().width > 50).length""")
             assert figures > 0 or name != f"notebooks/{CHAPTERS[0]}", f"{name}: no figure is drawn"
+            unexplained = page.evaluate("""[...document.querySelectorAll('.cell_output img')]
+                .filter(img => !(img.getAttribute('alt') || '').trim()).length""")
+            assert unexplained == 0, f"{name}: {unexplained} figure(s) with no text alternative (alt)"
             text = page.inner_text("main")
             assert "google.colab" not in text, f"{name}: Colab's plumbing is shown"
             assert "next cell installs" not in text, f"{name}: Colab's plumbing is shown"

@@ -406,6 +406,10 @@ def test_executed_slides_show_formulas_figures_and_the_widget_figure(exported, b
     try:
         assert page.evaluate("document.querySelectorAll('.MathJax').length") > 20, "the notebook's formulas are typeset"
         assert page.evaluate("[...document.images].filter(i => i.naturalWidth > 300).length") >= 4, "its figures"
+        unexplained = page.evaluate("[...document.querySelectorAll('section img')].filter(i => !(i.alt || '').trim())"
+                                    ".map(i => i.closest('[id^=\"cell-id=\"]')?.id)")
+        assert unexplained == [], f"figures with no text alternative (alt): {unexplained}"  # the widget's too
+        assert page.evaluate("[...document.images].some(i => i.alt.startsWith('An interactive widget'))")
         # the stepper's place: the note, then the figure it drew, on a slide of its own
         note = page.locator(".course-widget-note")
         assert note.count() == 1

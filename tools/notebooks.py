@@ -93,6 +93,12 @@ if "google.colab" in sys.modules:
     )'''
 
 
+def alt_text(cell) -> str:
+    """The text alternative of the figures a cell draws: its `mystnb.image.alt` metadata, which MyST-NB
+    gives the site's images and the slides' template gives theirs ("" where there is none)."""
+    return str(cell.metadata.get("mystnb", {}).get("image", {}).get("alt", "")).strip()
+
+
 def tags(cell) -> list[str]:
     """The cell's tags (a copy: changing the list changes nothing)."""
     return list(cell.get("metadata", {}).get("tags", []))

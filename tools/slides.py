@@ -136,6 +136,8 @@ def put_outputs_apart(nb) -> int:
                                        "execution_count": cell.get("execution_count"), "outputs": group})
             part.id = f"{cell.id}-outputs-{number}"
             part.metadata = {"slideshow": {"slide_type": "subslide"}, "transient": {"remove_source": True}}
+            if "mystnb" in cell.metadata:  # the figures' text alternative goes with them
+                part.metadata["mystnb"] = cell.metadata["mystnb"]
             cells.append(part)
         cell.outputs = []
         count += 1
