@@ -109,6 +109,8 @@ class SlideshowFits(pytest.Item):
         expected = sum(c.metadata.get("slideshow", {}).get("slide_type") == "slide" for c in nb.cells)
         assert report["slides"] == expected, f"{name}: {report['slides']} slides, the notebook has {expected}"
         assert report["trouble"] == [], f"{name}: {report['trouble']}"
+        assert report["accessibility"] == [], (f"{name}: the slides break WCAG 2.1 AA (axe-core): "
+                                               + "; ".join(report["accessibility"][:10]))
         assert report["problems"] == [], (f"{name}: {len(report['problems'])} of {report['count']} slides do not fit a "
                                           "1280x720 screen at full size: " + "; ".join(report["problems"]))
 

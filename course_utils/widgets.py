@@ -77,6 +77,29 @@ def sliding_window_figure(X, K, stride: int = 1, padding: int = 0, step: int = 0
     return fig
 
 
+def _show(fig: plt.Figure, alt: str) -> None:
+    """Show a widget's figure with a text alternative. JupyterLab's own image output has no alt
+    attribute, so the figure goes out twice in one bundle: as an HTML image with its alt (what JupyterLab
+    and Colab show) and as a PNG (what the exported slides and the site take)."""
+    import base64
+    import html
+    import io
+
+    import matplotlib
+    from IPython.display import display
+
+    if "inline" not in matplotlib.get_backend():  # no notebook to show it in (a script, the tests): as plt.show()
+        plt.show()
+        plt.close(fig)
+        return
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight")
+    plt.close(fig)
+    png = base64.b64encode(buffer.getvalue()).decode()
+    picture = f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{png}">'
+    display({"text/html": picture, "image/png": png, "text/plain": alt}, raw=True)
+
+
 def _widgets():
     # Imported when a widget is built, not with the module: the figure functions are used (by CI, the
     # slides and the site) where no widget is ever drawn, and ipywidgets takes a while to import.
@@ -116,8 +139,10 @@ def sliding_window_stepper(example: str = "3x3 input, 2x2 kernel") -> Any:
         X, K = SEED_EXAMPLES[choose.value]
         output.clear_output(wait=True)
         with output:
-            sliding_window_figure(X, K, stride.value, padding.value, step.value)
-            plt.show()
+            fig = sliding_window_figure(X, K, stride.value, padding.value, step.value)
+            _show(fig, f"Step {step.value + 1} of {step.max + 1} of the example {choose.value} with stride {stride.value} "
+                       f"and padding {padding.value}: the input with the window outlined, the kernel, the products "
+                       "and their sum, and the output filled so far.")
 
     for control in (choose, stride, padding, step):
         control.observe(redraw, names="value")
@@ -186,8 +211,11 @@ def output_size_calculator(n: int = 7, kernel_size: int = 3, stride: int = 3, pa
         output.clear_output(wait=True)
         with output:
             try:
-                output_size_figure(**{name: slider.value for name, slider in sliders.items()})
-                plt.show()
+                values = {name: slider.value for name, slider in sliders.items()}
+                fig = output_size_figure(**values)
+                _show(fig, "Every window position along one axis of an input of {n}, with kernel {kernel_size}, stride "
+                           "{stride}, padding {padding} and dilation {dilation}, and the output size they give."
+                           .format(**values))
             except ValueError as error:
                 print(f"This configuration does not work: {error}")
 
@@ -259,8 +287,8 @@ def function_explorer(functions: dict, x_range: tuple[float, float] = (-6.0, 6.0
     def redraw(*_):
         output.clear_output(wait=True)
         with output:
-            function_figure(choose.value, functions[choose.value], (-width.value, width.value))
-            plt.show()
+            fig = function_figure(choose.value, functions[choose.value], (-width.value, width.value))
+            _show(fig, f"The {choose.value} function and its derivative for x from -{width.value:g} to {width.value:g}.")
 
     choose.observe(redraw, names="value")
     width.observe(redraw, names="value")
@@ -343,9 +371,11 @@ def feature_map_explorer(model, images: dict, stages: dict, preprocess=None) -> 
         channel.max = maps[choose_stage.value].shape[0] - 1
         output.clear_output(wait=True)
         with output:
-            feature_map_figure(model, images[choose_image.value], choose_stage.value, min(channel.value, channel.max),
-                               stages=stages, preprocess=preprocess, maps=maps)
-            plt.show()
+            shown = min(channel.value, channel.max)
+            fig = feature_map_figure(model, images[choose_image.value], choose_stage.value, shown,
+                                     stages=stages, preprocess=preprocess, maps=maps)
+            _show(fig, f"The photo {choose_image.value!r} and channel {shown} of the network's {choose_stage.value} "
+                       "feature maps for it, bright where the channel responds.")
 
     for control in (choose_image, choose_stage, channel):
         control.observe(redraw, names="value")
@@ -444,10 +474,11 @@ def explanation_explorer(model, images, class_names, layer: str, pictures=None, 
                                                  **_method_options(method, images[index], layer, {}))
         output.clear_output(wait=True)
         with output:
-            explanation_figure(model, images[index], target, method, layer,
-                               picture=None if pictures is None else pictures[index], class_names=class_names,
-                               box=None if boxes is None else boxes[index], heatmap=cache[key])
-            plt.show()
+            fig = explanation_figure(model, images[index], target, method, layer,
+                                     picture=None if pictures is None else pictures[index], class_names=class_names,
+                                     box=None if boxes is None else boxes[index], heatmap=cache[key])
+            name = class_names[target] if class_names is not None else f"class {target}"
+            _show(fig, f"Image {index}, its {method} map for the class {name!r}, and the map laid over the image.")
 
     for control in (choose_image, choose_class, choose_method):
         control.observe(redraw, names="value")

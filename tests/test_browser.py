@@ -28,7 +28,7 @@ import nbformat
 import pytest
 from helpers import ROOT
 
-from tools import slide_walk
+from tools import accessibility, slide_walk
 
 ARTIFACTS = ROOT / "test-artifacts"
 GALLERY = "widget_gallery.ipynb"
@@ -252,6 +252,16 @@ def test_widgets_render_and_respond(gallery, name):
     assert after != before, f"{name} ({WIDGETS[name][0]}): moving the slider did not redraw the figure"
     ARTIFACTS.mkdir(exist_ok=True)
     widget.screenshot(path=str(ARTIFACTS / f"{WIDGETS[name][0]}_widget.png"))
+
+
+def test_jupyterlab_with_every_widget_open_meets_wcag_aa(gallery):
+    """axe-core's WCAG 2.1 A/AA check (tools/accessibility.py) of JupyterLab with the gallery notebook
+    run: the course's widgets and figures inside JupyterLab's own interface."""
+    page, _ = gallery
+    barriers = accessibility.violations(page, "JupyterLab with the widget gallery")
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "accessibility_jupyterlab.txt").write_text("\n".join(barriers) + "\n", encoding="utf-8")
+    assert barriers == [], f"{len(barriers)} WCAG 2.1 AA violations (axe-core): " + "; ".join(barriers[:12])
 
 
 def _walk_live_deck(page, name: str) -> None:

@@ -15,7 +15,7 @@ import nbformat
 import pytest
 from helpers import ROOT, keep_off_the_network
 
-from tools import editions, site
+from tools import accessibility, editions, site
 from tools.notebooks import NOTEBOOKS
 
 pytest.importorskip("myst_nb")
@@ -97,7 +97,7 @@ def test_chapters_show_maths_and_figures_offline(built, browser):
     context = browser.new_context(offline=True, viewport={"width": 1280, "height": 900})
     page = context.new_page()
     remote = keep_off_the_network(page)
-    errors, typeset_pages = [], []
+    errors, typeset_pages, barriers = [], [], []
     page.on("pageerror", lambda error: errors.append(str(error)))
     try:
         for name in ["index"] + [f"notebooks/{c}" for c in CHAPTERS]:
@@ -105,6 +105,7 @@ def test_chapters_show_maths_and_figures_offline(built, browser):
             page.wait_for_load_state("load")
             if name == "index":
                 assert page.locator("nav a[href='notebooks/00_setup.html']").count() >= 1
+                barriers += accessibility.violations(page, name)
                 continue
             formulas = page.evaluate("document.querySelectorAll('.math').length")  # Sphinx's marks, before MathJax
             if formulas:  # Sphinx loads MathJax on pages with formulas only
@@ -115,6 +116,8 @@ def test_chapters_show_maths_and_figures_offline(built, browser):
                 failed = page.evaluate("document.querySelectorAll('.MathJax_Error, merror').length")
                 assert typeset == formulas, f"{name}: {typeset} of {formulas} formulas typeset, {failed} failed"
                 assert failed == 0, f"{name}: {typeset} of {formulas} formulas typeset, {failed} failed"
+                readable = page.evaluate("document.querySelectorAll('.MJX_Assistive_MathML').length")
+                assert readable >= formulas, f"{name}: {readable} of {formulas} formulas readable by a screen reader"
                 typeset_pages.append(name)
             figures = page.evaluate("""[...document.querySelectorAll('.cell_output img')].filter(img =>
                 img.complete && img.naturalWidth > 50 && img.getBoundingClientRect().width > 50).length""")
@@ -122,6 +125,7 @@ def test_chapters_show_maths_and_figures_offline(built, browser):
             unexplained = page.evaluate("""[...document.querySelectorAll('.cell_output img')]
                 .filter(img => !(img.getAttribute('alt') || '').trim()).length""")
             assert unexplained == 0, f"{name}: {unexplained} figure(s) with no text alternative (alt)"
+            barriers += accessibility.violations(page, name)  # after MathJax: the formulas as a reader gets them
             text = page.inner_text("main")
             assert "google.colab" not in text, f"{name}: Colab's plumbing is shown"
             assert "next cell installs" not in text, f"{name}: Colab's plumbing is shown"
@@ -130,6 +134,7 @@ def test_chapters_show_maths_and_figures_offline(built, browser):
     finally:
         context.close()
     assert typeset_pages == [f"notebooks/{CHAPTERS[-1]}"], typeset_pages
+    assert barriers == [], f"{len(barriers)} WCAG 2.1 AA violations (axe-core): " + "; ".join(barriers[:10])
     assert not remote, f"requests to the network: {remote[:5]}"
     assert not errors, errors[:3]
 

@@ -405,11 +405,15 @@ def test_executed_slides_show_formulas_figures_and_the_widget_figure(exported, b
     context, page, trouble = _open_offline(browser, exported / f"{EXECUTED}.slides.html")
     try:
         assert page.evaluate("document.querySelectorAll('.MathJax').length") > 20, "the notebook's formulas are typeset"
+        # each formula also as MathML hidden for screen readers (MathJax's assistive MathML), which read it out
+        assert page.evaluate("document.querySelectorAll('.MJX_Assistive_MathML').length") == page.evaluate(
+            "document.querySelectorAll('.MathJax').length"), "formulas without assistive MathML"
         assert page.evaluate("[...document.images].filter(i => i.naturalWidth > 300).length") >= 4, "its figures"
         unexplained = page.evaluate("[...document.querySelectorAll('section img')].filter(i => !(i.alt || '').trim())"
                                     ".map(i => i.closest('[id^=\"cell-id=\"]')?.id)")
         assert unexplained == [], f"figures with no text alternative (alt): {unexplained}"  # the widget's too
-        assert page.evaluate("[...document.images].some(i => i.alt.startsWith('An interactive widget'))")
+        # the stepper's figure says which step it shows (the widget writes its alt; JupyterLab shows the same)
+        assert page.evaluate("[...document.images].some(i => /^Step 1 of \\d+ of the example/.test(i.alt))")
         # the stepper's place: the note, then the figure it drew, on a slide of its own
         note = page.locator(".course-widget-note")
         assert note.count() == 1

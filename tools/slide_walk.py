@@ -167,11 +167,12 @@ def refuse_the_network(page) -> list[str]:
 
 
 def check_slideshow(path: Path, name: str, screenshots: dict[str, Path] | None = None,
-                    title_screenshot: Path | None = None) -> dict:
+                    title_screenshot: Path | None = None, accessibility_check: bool = True) -> dict:
     """Open one slideshow offline in a browser of its own and walk it. Returns the walk's results with
     `slides` (horizontal slides), `trouble` (network requests, failed loads, page errors, formulas that
-    did not typeset, images that did not load) and a one-line `summary`. `screenshots` maps a cell id to
-    the file that gets a picture of the slide holding that cell."""
+    did not typeset, images that did not load), a one-line `summary` and `accessibility` (the WCAG 2.1
+    A/AA violations axe-core finds on the slides). `screenshots` maps a cell id to the file that gets a
+    picture of the slide holding that cell."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -202,10 +203,21 @@ def check_slideshow(path: Path, name: str, screenshots: dict[str, Path] | None =
                 page.evaluate("Reveal.slide(0, 0)")
                 title_screenshot.parent.mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=str(title_screenshot))
+            barriers = accessibility_of_every_slide(page, name) if accessibility_check else []
             context.close()
         finally:
             browser.close()
-    return {**walked, "slides": slides, "trouble": found, "summary": summary(name, walked)}
+    return {**walked, "slides": slides, "trouble": found, "summary": summary(name, walked), "accessibility": barriers}
+
+
+def accessibility_of_every_slide(page, name: str) -> list[str]:
+    """axe-core's WCAG 2.1 A/AA check (tools/accessibility.py) of every slide at once: reveal.js hides all
+    but the current slide, so the check shows them all first (the walk is done by then)."""
+    from tools import accessibility
+
+    page.add_style_tag(content=".reveal .slides section { display: block !important; visibility: visible !important; }")
+    page.evaluate("document.querySelectorAll('.reveal .slides [aria-hidden]').forEach(e => e.removeAttribute('aria-hidden'))")
+    return accessibility.violations(page, name, context=".reveal .slides")
 
 
 # The same measures for JupyterLab's live deck (jupyterlab-slideshow, `make present`): one call checks the
