@@ -242,7 +242,7 @@ def show_matrix(
     for r in range(rows):
         for c in range(cols):
             if np.isfinite(values[r, c]):
-                ax.text(c, r, fmt.format(values[r, c]), ha="center", va="center", color="black")
+                ax.text(c, r, fmt.format(values[r, c] + 0.0), ha="center", va="center", color="black")  # + 0.0: -0 as 0
     ax.set_xticks(np.arange(-0.5, cols, 1), minor=True)
     ax.set_yticks(np.arange(-0.5, rows, 1), minor=True)
     ax.grid(which="minor", color="gray", linewidth=1)

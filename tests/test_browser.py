@@ -254,6 +254,45 @@ def test_widgets_render_and_respond(gallery, name):
     widget.screenshot(path=str(ARTIFACTS / f"{WIDGETS[name][0]}_widget.png"))
 
 
+def _redrawn(widget, before: str, seconds: float = 30) -> bool:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        image = widget.query_selector("img")
+        if image and image.get_attribute("src") != before:
+            return True
+        time.sleep(0.3)
+    return False
+
+
+def test_a_widget_works_with_the_keyboard_alone(gallery):
+    """From the start of the stepper, Tab reaches its drop-down and typing picks another example (a closed
+    drop-down jumps to the choice that starts with the key; headless Chromium opens no list for the arrow
+    keys); Tab reaches its sliders and an arrow key moves one: each time the figure redraws. No mouse."""
+    page, cells = gallery
+    widget = cells["sliding_window_stepper"].query_selector(".widget-vbox")
+    widget.scroll_into_view_if_needed()
+    widget.evaluate("w => { w.tabIndex = -1; w.focus(); }")  # the starting point: the widget itself, not a control
+    focused = "() => { const e = document.activeElement; return e.tagName + ':' + (e.getAttribute('role') || ''); }"
+    page.keyboard.press("Tab")
+    assert page.evaluate(focused) == "SELECT:", f"Tab from the widget reached {page.evaluate(focused)}, not its drop-down"
+    before = widget.query_selector("img").get_attribute("src")
+    chosen = widget.query_selector("select").evaluate("s => s.value")
+    page.keyboard.press("6")  # a closed drop-down jumps to the choice that starts with the key typed
+    now = widget.query_selector("select").evaluate("s => s.value")
+    assert now.startswith("6") and now != chosen, f"typing did not change the drop-down's choice ({chosen!r}, {now!r})"
+    assert _redrawn(widget, before), "choosing another example from the keyboard did not redraw the figure"
+    for _ in range(4):  # the next controls: stride, padding, step
+        page.keyboard.press("Tab")
+        if page.evaluate(focused).endswith(":slider"):
+            break
+    assert page.evaluate(focused).endswith(":slider"), f"Tab did not reach a slider: {page.evaluate(focused)}"
+    before = widget.query_selector("img").get_attribute("src")
+    page.keyboard.press("ArrowRight")
+    assert _redrawn(widget, before), "moving the slider with the arrow key did not redraw the figure"
+    ARTIFACTS.mkdir(exist_ok=True)
+    widget.screenshot(path=str(ARTIFACTS / "keyboard_only_stepper.png"))
+
+
 def test_jupyterlab_with_every_widget_open_meets_wcag_aa(gallery):
     """axe-core's WCAG 2.1 A/AA check (tools/accessibility.py) of JupyterLab with the gallery notebook
     run: the course's widgets and figures inside JupyterLab's own interface."""

@@ -188,3 +188,10 @@ def test_block_diagram_refuses_what_is_not_branches():
         plotting.block_diagram([], merge="add")
     with pytest.raises(ValueError, match="a list of branches"):
         plotting.block_diagram(["1x1 conv"], merge="add")
+
+
+def test_show_matrix_writes_negative_zero_as_zero():
+    # the stepper's products: 0 times a negative kernel weight is -0.0, which "{:.0f}" would write as "-0"
+    ax = plotting.show_matrix(np.array([[0.0, 1.0], [2.0, 3.0]]) * np.array([[-1.0, 1.0], [1.0, -1.0]]))
+    assert [t.get_text() for t in ax.texts] == ["0", "1", "2", "-3"]
+    matplotlib.pyplot.close(ax.figure)
