@@ -160,3 +160,30 @@ def test_printed_paths_of_the_machine_are_shortened(tmp_path):
     assert result.data["text/plain"] == "'site-packages/torch\\\\nn'"  # a repr, its backslashes doubled
     # and nothing else is touched
     assert site.hide_machine_paths(nb, root=tmp_path) == 0
+
+
+@pytest.mark.slow
+def test_every_chapter_of_the_whole_site_meets_wcag_aa(tmp_path, browser):
+    """The whole site, every notebook run in smoke mode (a few minutes: `make browser-test` runs it, `make
+    test` checks the home page and two chapters above): axe-core's WCAG 2.1 A/AA check of every page."""
+    names = [path.stem for path in sorted(NOTEBOOKS.glob("*.ipynb"))]
+    index = site.build(names, out=tmp_path / "html", smoke=True, work=tmp_path / "work", execute=True)
+    context = browser.new_context(offline=True, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    barriers, unexplained = [], []
+    try:
+        for name in ["index"] + [f"notebooks/{n}" for n in names]:
+            page.goto((index.parent / f"{name}.html").as_uri())
+            page.wait_for_load_state("load")
+            if page.evaluate("document.querySelectorAll('.math').length"):
+                page.wait_for_function("window.MathJax && MathJax.isReady && MathJax.Hub.queue.pending === 0", timeout=60_000)
+            barriers += accessibility.violations(page, name)
+            unexplained += [f"{name}: {n} figure(s)" for n in [page.evaluate(
+                "[...document.querySelectorAll('.cell_output img')].filter(i => !(i.alt || '').trim()).length")] if n]
+    finally:
+        context.close()
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "accessibility_site.txt").write_text(
+        f"{len(names) + 1} pages checked\n" + "\n".join(barriers + unexplained) + "\n", encoding="utf-8")
+    assert barriers == [], f"{len(barriers)} WCAG 2.1 AA violations (axe-core): " + "; ".join(barriers[:10])
+    assert unexplained == [], f"figures with no text alternative: {unexplained}"
