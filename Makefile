@@ -79,7 +79,7 @@ test: $(STAMP)
 # JupyterLab in headless Chromium (tests/test_browser.py): installs Debian's chromium when it can.
 browser-test: $(STAMP)
 	@command -v chromium >/dev/null 2>&1 || { test "$$(id -u)" = 0 && apt-get update -qq && apt-get install -y -qq chromium; }
-	$(BIN)/python -m pytest tests/test_browser.py -v
+	$(BIN)/python -m pytest tests/test_browser.py tests/test_site.py -v
 
 # Rewrite every notebook's Colab badge and install cell (and the README's badges) from
 # [tool.course] in pyproject.toml, and strip all outputs but the checked answers.
