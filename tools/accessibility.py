@@ -13,8 +13,8 @@ WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 IMPACTS = ("serious", "critical")
 
 # (rule, a piece of the element's CSS selector or of its opening tag) -> why it is allowed, and the
-# upstream report. Reviewed:
-# each is in JupyterLab's own interface or in a library's control, and none in what the course writes.
+# upstream report. Reviewed: each lies in JupyterLab's own interface or in a library's control, none in
+# what the course writes.
 ALLOWED: dict[tuple[str, str], str] = {
     ("aria-allowed-attr", "jp-button"): (
         "JupyterLab's toolbar buttons (jp-button) carry aria-pressed, which their role does not allow; "
