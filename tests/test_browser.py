@@ -229,6 +229,17 @@ def gallery(lab, browser):
     page.close()
 
 
+def _redrawn(widget, before: str, seconds: float = 30) -> bool:
+    """Whether the widget's figure changes from `before` (its image's address) within `seconds`."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        image = widget.query_selector("img")
+        if image and image.get_attribute("src") != before:
+            return True
+        time.sleep(0.3)
+    return False
+
+
 @pytest.mark.parametrize("name", list(WIDGETS))
 def test_widgets_render_and_respond(gallery, name):
     page, cells = gallery
@@ -243,25 +254,9 @@ def test_widgets_render_and_respond(gallery, name):
     handle = sliders[0].query_selector("[role=slider], .noUi-handle, .ui-slider-handle")
     handle.focus()
     page.keyboard.press("ArrowRight")
-    deadline = time.time() + 30
-    after = before
-    while time.time() < deadline and after == before:
-        time.sleep(0.5)
-        image = widget.query_selector("img")
-        after = image.get_attribute("src") if image else before
-    assert after != before, f"{name} ({WIDGETS[name][0]}): moving the slider did not redraw the figure"
+    assert _redrawn(widget, before), f"{name} ({WIDGETS[name][0]}): moving the slider did not redraw the figure"
     ARTIFACTS.mkdir(exist_ok=True)
     widget.screenshot(path=str(ARTIFACTS / f"{WIDGETS[name][0]}_widget.png"))
-
-
-def _redrawn(widget, before: str, seconds: float = 30) -> bool:
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        image = widget.query_selector("img")
-        if image and image.get_attribute("src") != before:
-            return True
-        time.sleep(0.3)
-    return False
 
 
 def test_a_widget_works_with_the_keyboard_alone(gallery):
@@ -397,10 +392,7 @@ def test_live_slideshow_shows_working_widgets(presented, browser):
     before = figure.get_attribute("src")
     slider.query_selector("[role=slider], .noUi-handle").focus()
     page.keyboard.press("ArrowRight")
-    deadline = time.time() + 30
-    while time.time() < deadline and cell.query_selector(".widget-vbox img").get_attribute("src") == before:
-        time.sleep(0.5)
-    assert cell.query_selector(".widget-vbox img").get_attribute("src") != before, "moving the slider did not redraw"
+    assert _redrawn(cell.query_selector(".widget-vbox"), before), "moving the slider did not redraw"
     assert _visible(slider), "the slide moved on when the slider was used"
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "present_02_convolution_by_hand_stepper.png"))

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
-from helpers import ROOT
+from helpers import ROOT, lightness, linear_rgb
 
 from course_utils import explain, plotting
 
@@ -18,9 +18,6 @@ DEUTERANOPIA = np.array([[0.367322, 0.860646, -0.227968],
                          [-0.011820, 0.042940, 0.968881]])
 
 
-def _linear(rgb):
-    return np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
-
 
 def _srgb(linear):
     linear = np.clip(linear, 0, 1)
@@ -29,12 +26,8 @@ def _srgb(linear):
 
 def simulate(rgb: np.ndarray) -> np.ndarray:
     """sRGB colours (..., 3) in [0, 1] as seen with deuteranopia."""
-    return _srgb(_linear(rgb) @ DEUTERANOPIA.T)
+    return _srgb(linear_rgb(rgb) @ DEUTERANOPIA.T)
 
-
-def lightness(rgb: np.ndarray) -> np.ndarray:
-    y = _linear(rgb) @ np.array([0.2126, 0.7152, 0.0722])
-    return np.where(y > (6 / 29) ** 3, 116 * np.cbrt(y) - 16, y * (29 / 3) ** 3)
 
 
 def test_the_simulation_confuses_red_and_green_and_keeps_grey():

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 from captum.attr import LayerGradCam, NoiseTunnel, Occlusion, Saliency
+from helpers import lightness
 from torch import nn
 
 from course_utils import data, explain, plotting, widgets
@@ -166,23 +167,18 @@ def test_overlay_blends_the_colour_map_onto_the_image():
 def test_the_heat_maps_colours_grow_lighter_with_the_value(name):
     """A colour map that reads the same in grey and to colour-blind eyes: its lightness (CIE L*, from
     the sRGB colours) rises all the way from 0 to 1. "jet" fails: it is darkest at both ends."""
-    lightness = _lightness(matplotlib.colormaps[name](np.linspace(0, 1, 64))[:, :3])
-    assert (np.diff(lightness) > 0).all(), f"{name}: lightness not rising"
-    assert lightness[-1] - lightness[0] > 80
-    assert not (np.diff(_lightness(matplotlib.colormaps["jet"](np.linspace(0, 1, 64))[:, :3])) > 0).all()
+    seen = lightness(matplotlib.colormaps[name](np.linspace(0, 1, 64))[:, :3])
+    assert (np.diff(seen) > 0).all(), f"{name}: lightness not rising"
+    assert seen[-1] - seen[0] > 80
+    assert not (np.diff(lightness(matplotlib.colormaps["jet"](np.linspace(0, 1, 64))[:, :3])) > 0).all()
 
 
 def test_the_diverging_map_is_white_at_zero_and_as_light_on_both_sides():
     colours = matplotlib.colormaps[plotting.DIVERGING_CMAP](np.linspace(0, 1, 65))[:, :3]
-    lightness = _lightness(colours)
-    assert lightness[32] > 90  # the middle, zero when the limits are symmetric, is nearly white
-    assert np.allclose(lightness[:32], lightness[:32:-1], atol=6)  # as dark at -x as at +x
+    seen = lightness(colours)
+    assert seen[32] > 90  # the middle, zero when the limits are symmetric, is nearly white
+    assert np.allclose(seen[:32], seen[:32:-1], atol=6)  # as dark at -x as at +x
 
-
-def _lightness(rgb: np.ndarray) -> np.ndarray:
-    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
-    y = linear @ np.array([0.2126, 0.7152, 0.0722])
-    return np.where(y > (6 / 29) ** 3, 116 * np.cbrt(y) - 16, y * (29 / 3) ** 3)
 
 
 # ----------------------------------------------------------------------------- the data with known evidence

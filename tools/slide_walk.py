@@ -20,19 +20,21 @@ SMALLEST_TEXT, SMALLEST_CODE, SMALLEST_ZOOM = 24, 20, 0.9
 # 100 dpi, so 19.4 px in the picture) must stay at least 14 px high on the screen: a figure shown at less
 # than 72% of its size does not fit.
 SMALLEST_FIGURE_TEXT, FIGURE_DPI = 14, 100
-MATPLOTLIBRC = Path(__file__).with_name("slides_template") / "matplotlibrc"
+FONT_SIZES = ("font.size", "axes.titlesize", "axes.labelsize", "xtick.labelsize", "ytick.labelsize", "legend.fontsize")
 
 
 def figure_label_px() -> float:
-    """The height in the picture of a figure's smallest text, from the slides' matplotlibrc."""
-    sizes = [float(value) for key, value in (line.split(":", 1) for line in MATPLOTLIBRC.read_text().splitlines()
-                                             if ":" in line and not line.startswith("#"))
-             if key.strip() == "font.size" or key.strip().endswith(("fontsize", "labelsize", "titlesize"))]
-    return min(sizes) * FIGURE_DPI / 72
+    """The height in the picture of a figure's smallest text, from the course's presentation style (the
+    slides' matplotlibrc holds the same sizes; tests/test_slides.py keeps the two equal)."""
+    from course_utils.plotting import PRESENTATION_STYLE
+
+    return min(float(PRESENTATION_STYLE[key]) for key in FONT_SIZES) * FIGURE_DPI / 72
 
 
 def smallest_figure_scale() -> float:
     return SMALLEST_FIGURE_TEXT / figure_label_px()
+
+
 # MathJax 2 tests whether web fonts load with a font whose address is about:blank; Chromium refuses it
 # on a page opened from the disk. That refusal is the one message allowed: nothing is missing.
 MATHJAX_FONT_PROBE = "about:blank"
