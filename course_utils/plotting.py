@@ -23,7 +23,8 @@ from . import _arguments
 __all__ = [
     "show_image", "show_images", "show_matrix", "show_filters", "show_feature_maps", "colour_bar",
     "overlay_colour_bar", "plot_history", "confusion_matrix", "plot_confusion_matrix", "block_diagram",
-    "use_presentation_style", "to_displayable", "normalise_each", "PRESENTATION_STYLE",
+    "use_presentation_style", "to_displayable", "normalise_each", "PRESENTATION_STYLE", "contrast_ratio",
+    "text_colour_on",
 ]
 
 # Heat maps (saliency, Grad-CAM, occlusion) use a perceptually uniform map that reads the same to
@@ -234,15 +235,16 @@ def show_matrix(
     finite = values[np.isfinite(values)]  # NaN cells are drawn empty (an output not computed yet)
     low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
     span = high - low if high > low else 1.0
-    # Stretch the colour range past the largest value so that black numbers stay readable.
-    ax.imshow(values, cmap=cmap, vmin=low, vmax=high + 0.6 * span)
+    # The colour range stretched past the largest value: light cells, on which black numbers read best.
+    shown = ax.imshow(values, cmap=cmap, vmin=low, vmax=high + 0.6 * span)
     if fmt is None:
         integral = np.allclose(finite, np.round(finite))
         fmt = "{:.0f}" if integral else "{:.2f}"
     for r in range(rows):
         for c in range(cols):
             if np.isfinite(values[r, c]):
-                ax.text(c, r, fmt.format(values[r, c] + 0.0), ha="center", va="center", color="black")  # + 0.0: -0 as 0
+                ax.text(c, r, fmt.format(values[r, c] + 0.0), ha="center", va="center",  # + 0.0: -0 as 0
+                        color=text_colour_on(shown.cmap(shown.norm(values[r, c]))))  # a dark map's low cells: white
     ax.set_xticks(np.arange(-0.5, cols, 1), minor=True)
     ax.set_yticks(np.arange(-0.5, rows, 1), minor=True)
     ax.grid(which="minor", color="gray", linewidth=1)
@@ -261,6 +263,25 @@ def show_matrix(
     if title is not None:
         ax.set_title(title)
     return ax
+
+
+def _luminance(colour: Any) -> float:
+    """WCAG 2.1's relative luminance of a colour (0 black, 1 white)."""
+    rgb = np.asarray(mpl.colors.to_rgb(colour))
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    return float(linear @ np.array([0.2126, 0.7152, 0.0722]))
+
+
+def contrast_ratio(foreground: Any, background: Any) -> float:
+    """WCAG 2.1's contrast ratio of two colours, from 1 (the same) to 21 (black on white); text needs
+    at least 4.5 (3 when large)."""
+    lighter, darker = sorted((_luminance(foreground), _luminance(background)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def text_colour_on(background: Any) -> str:
+    """"black" or "white", whichever reads better on `background` (higher WCAG contrast)."""
+    return "black" if contrast_ratio("black", background) >= contrast_ratio("white", background) else "white"
 
 
 def use_presentation_style(scale: float = 1.0) -> dict[str, Any]:
