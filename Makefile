@@ -17,7 +17,7 @@ LAB_ARGS ?=
 # JupyterLab refuses to run as root (containers, some lab machines) unless told it may.
 ROOT_ARGS := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 
-.PHONY: install lab present test browser-test sync-notebooks notebooks slides site student solutions grade benchmark clean distclean
+.PHONY: install lab present test browser-test compat sync-notebooks notebooks slides site student solutions grade benchmark clean distclean
 
 install: $(STAMP)
 
@@ -75,6 +75,11 @@ present: $(LAB_STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Maintainers: the tests and notebooks under Colab's versions, the oldest versions pyproject.toml allows and
+# the newest (tools/compat.py, COMPATIBILITY.md): several GB of downloads a row. `make compat ROWS=colab` runs one.
+compat: $(STAMP)
+	$(BIN)/python -m tools.compat $(ROWS)
 
 # JupyterLab in headless Chromium (tests/test_browser.py): installs Debian's chromium when it can.
 browser-test: $(STAMP)
