@@ -61,15 +61,15 @@ ROWS = {
 
 
 def find_python(version: str) -> str:
-    """An interpreter of `version` ("3.12"): pythonX.Y on the PATH, else one installed by pyenv."""
-    found = shutil.which(f"python{version}")
-    if found:
-        return found
+    """An interpreter of `version` ("3.12") that runs: one installed by pyenv, else pythonX.Y on the PATH
+    (a pyenv shim on the PATH may name a version that is installed but not active)."""
     root = os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv"))
-    candidates = sorted(glob.glob(f"{root}/versions/{version}.*/bin/python{version}"), key=_version_key)
-    if candidates:
-        return candidates[-1]
-    raise SystemExit(f"compat: no Python {version} found (looked for python{version} on the PATH and under {root}/versions); "
+    candidates = sorted(glob.glob(f"{root}/versions/{version}.*/bin/python{version}"), key=_version_key)[::-1]
+    candidates += [found] if (found := shutil.which(f"python{version}")) else []
+    for candidate in candidates:
+        if subprocess.run([candidate, "-c", "import venv"], capture_output=True).returncode == 0:
+            return candidate
+    raise SystemExit(f"compat: no Python {version} found (looked under {root}/versions and for python{version} on the PATH); "
                      f"install it (pyenv install {version}) or leave that row out")
 
 
