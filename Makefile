@@ -5,7 +5,11 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# Exact torch/torchvision versions for repeatable runs; `make test CONSTRAINTS=` installs without them.
+# `make install` and `make test` (the maintainers' and CI's environment) install the exact version of every
+# package from the lock (`make lock` refreshes it); `make test LOCK=` installs without it. A student's `make lab`
+# and the lecturer's tools take only the torch and torchvision choice of constraints/ci.txt.
+LOCK ?= constraints/lock.txt
+SIDE_LOCK := $(if $(LOCK),constraints/lock-ipywidgets7.txt)
 CONSTRAINTS ?= constraints/ci.txt
 STAMP := $(VENV)/.installed
 # `make lab` needs only the lab extra; `make test` installs everything (which includes the lab).
@@ -17,7 +21,7 @@ LAB_ARGS ?=
 # JupyterLab refuses to run as root (containers, some lab machines) unless told it may.
 ROOT_ARGS := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 
-.PHONY: install lab present test browser-test compat sync-notebooks notebooks slides site student solutions grade benchmark clean distclean
+.PHONY: install lab present test browser-test compat lock sync-notebooks notebooks slides site student solutions grade benchmark clean distclean
 
 install: $(STAMP)
 
@@ -27,12 +31,13 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 PIP_INSTALL = $(BIN)/python -m pip install $(if $(CONSTRAINTS),--constraint $(CONSTRAINTS)) --editable
+# Colab ships ipywidgets 7.7: a copy in a side folder lets the tests run the widgets under it too.
+SIDE_PACKAGES = 'ipywidgets==7.7.*' 'widgetsnbextension==3.6.*' 'jupyterlab_widgets==1.1.*' ipython_genutils
 
-$(STAMP): pyproject.toml $(CONSTRAINTS) | $(BIN)/python
-	$(PIP_INSTALL) '.[lab,test,slides,site,tools]'
-	@# Colab ships ipywidgets 7.7: a copy in a side folder lets the tests run the widgets under it too.
+$(STAMP): pyproject.toml $(LOCK) $(SIDE_LOCK) | $(BIN)/python
+	$(BIN)/python -m pip install $(if $(LOCK),--constraint $(LOCK)) --editable '.[lab,test,slides,site,tools]'
 	$(BIN)/python -m pip install --quiet --no-deps --upgrade --target $(VENV)/ipywidgets7 \
-		'ipywidgets==7.7.*' 'widgetsnbextension==3.6.*' 'jupyterlab_widgets==1.1.*' ipython_genutils
+		$(if $(SIDE_LOCK),--constraint $(SIDE_LOCK)) $(SIDE_PACKAGES)
 	@touch $@ $(LAB_STAMP) $(VENV)/.installed-tools $(VENV)/.installed-slides $(VENV)/.installed-site
 
 # A student's install: the course helpers, JupyterLab and the slideshow button; no test or slide tools.
@@ -75,6 +80,16 @@ present: $(LAB_STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Maintainers: write constraints/lock.txt afresh from a new install of the test environment (the newest release
+# of every package, with constraints/ci.txt's torch, torchvision and ruff), then `make test` to try it.
+LOCK_VENV = .lock-venv
+lock:
+	rm -rf $(LOCK_VENV) && $(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --constraint constraints/ci.txt --editable '.[lab,test,slides,site,tools]'
+	$(LOCK_VENV)/bin/python -m pip install --quiet --no-deps --target $(LOCK_VENV)/ipywidgets7 $(SIDE_PACKAGES)
+	$(LOCK_VENV)/bin/python -m tools.lock write $(LOCK_VENV)/bin/python $(LOCK_VENV)/ipywidgets7
+	rm -rf $(LOCK_VENV)
 
 # Maintainers: the tests and notebooks under Colab's versions, the oldest versions pyproject.toml allows and
 # the newest (tools/compat.py, COMPATIBILITY.md): several GB of downloads a row. `make compat ROWS=colab` runs one.

@@ -1,6 +1,7 @@
 """environment.yml (conda) and pyproject.toml (pip) describe the same environment."""
 
 import re
+from pathlib import Path
 
 import pytest
 import yaml
@@ -113,7 +114,7 @@ def _make_dry_run(target: str, tmp_path) -> list[str]:
         pytest.skip("make is not installed")
     run = subprocess.run(["make", "-n", "-B", target, f"VENV={tmp_path / 'venv'}"], cwd=ROOT,
                          capture_output=True, text=True, check=True)
-    return [line for line in run.stdout.splitlines() if "pip install" in line]
+    return [line for line in run.stdout.replace("\\\n", " ").splitlines() if "pip install" in line]
 
 
 def test_make_lab_installs_the_lab_extra_only(tmp_path):
@@ -142,3 +143,46 @@ def test_make_clean_keeps_the_virtual_environment_and_distclean_removes_it(tmp_p
     for target, removes in (("clean", False), ("distclean", True)):
         run = subprocess.run(["make", "-n", target, f"VENV={venv}"], cwd=ROOT, capture_output=True, text=True, check=True)
         assert (str(venv) in run.stdout) == removes, run.stdout
+
+
+# -- the lock: every package `make test` installs, at one version ---------------------------------------
+def test_make_test_and_ci_install_from_the_full_lock(tmp_path):
+    installs = _make_dry_run("test", tmp_path)
+    assert all("--constraint constraints/lock" in line for line in installs), installs
+    assert any("--constraint constraints/lock.txt" in line and "[lab,test,slides,site,tools]" in line for line in installs)
+    assert any("--constraint constraints/lock-ipywidgets7.txt" in line and "ipywidgets==7.7" in line for line in installs)
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_the_lock_keeps_the_choices_it_was_made_from():
+    from tools import lock
+
+    pins = lock.read(lock.LOCK)
+    for line in (ROOT / "constraints" / "ci.txt").read_text().splitlines():
+        if "==" in line and not line.startswith("#"):
+            name, version = line.split("==")
+            assert pins.get(name.strip()) == version.strip(), f"the lock has {name} {pins.get(name.strip())}, ci.txt {version}"
+
+
+def test_every_package_of_this_environment_is_pinned_in_the_lock():
+    """What `make test` installed is what the lock says, package by package: the environment the tests run
+    in is the locked one (a release of any package elsewhere changes nothing here until `make lock`)."""
+    import sys
+
+    from tools import lock
+
+    if sys.version_info[:2] != (3, 11):
+        pytest.skip(f"the lock is written for Python 3.11; this is {sys.version.split()[0]} (make compat tests others)")
+    assert lock.unpinned(lock.installed(), lock.read(lock.LOCK)) == []
+    side = Path(sys.prefix) / "ipywidgets7"
+    if side.is_dir():
+        assert lock.unpinned(lock.installed([str(side)]), lock.read(lock.SIDE_LOCK)) == []
+
+
+def test_the_lock_check_finds_a_package_that_is_not_pinned():
+    from tools import lock
+
+    pins = {"numpy": "2.0.0", "torch": "2.14.1"}
+    assert lock.unpinned({"numpy": "2.0.0", "torch": "2.14.1", "pip": "25.0", "course-utils": "0.1.0"}, pins) == []
+    assert lock.unpinned({"numpy": "2.1.0", "scipy": "1.16.0"}, pins) == [
+        "numpy 2.1.0 (lock: 2.0.0)", "scipy 1.16.0 (lock: not pinned)"]

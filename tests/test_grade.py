@@ -14,6 +14,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -390,6 +391,18 @@ def test_bad_arguments_are_named(tmp_path, capsys):
         with pytest.raises(SystemExit):
             grade.main([str(tmp_path), *arguments])
         assert message in capsys.readouterr().err
+
+
+@needs_sandbox
+def test_the_sandbox_s_user_has_a_name(tmp_path):
+    """The notebook's user is in no user list inside the sandbox; getpass.getuser() must still answer (torch
+    2.10's import of torchvision asks it for the compiler's cache folder, and raised KeyError there)."""
+    grade._folders(tmp_path)
+    command = [*grade._sandboxed(tmp_path, grade.Limits()), sys.executable, "-c",
+               "import getpass, os; print(getpass.getuser(), os.environ['TORCHINDUCTOR_CACHE_DIR'])"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-500:]
+    assert done.stdout.split() == ["student", "/home/student/.cache/torchinductor"]
 
 
 def test_torchrun_works_inside_the_sandbox(graded):

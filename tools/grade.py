@@ -226,6 +226,9 @@ def _environment(limits: Limits, settings: dict[str, str] | None) -> list[str]:
     """The notebook's whole environment (bwrap clears the grader's)."""
     environment = {
         "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": "/home/student", "LANG": "C.UTF-8",
+        # the notebook's user has no entry in the system's user list: getpass.getuser() reads these instead
+        # (torch 2.10's import of torchvision asks it, for the compiler's cache folder, and raised KeyError)
+        "USER": "student", "LOGNAME": "student", "TORCHINDUCTOR_CACHE_DIR": "/home/student/.cache/torchinductor",
         "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/home/student/.config/matplotlib", "IPYTHONDIR": "/home/student/.ipython",
         "JUPYTER_RUNTIME_DIR": "/home/student/.jupyter/runtime", "JUPYTER_PLATFORM_DIRS": "1",
         "OMP_NUM_THREADS": str(limits.threads), "MKL_NUM_THREADS": str(limits.threads), "CUDA_VISIBLE_DEVICES": "",
