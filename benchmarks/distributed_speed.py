@@ -48,7 +48,7 @@ def run(arguments: list[str], batch: int, processes: int, folder: Path) -> tuple
     wall = time.perf_counter() - start
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
-    written = json.loads(history.read_text())
+    written = json.loads(history.read_text(encoding="utf-8"))
     return written["epochs"][-1]["seconds"], wall, written["data"]
 
 

@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> training.History:
             torch.distributed.destroy_process_group()
     if args.history is not None and main_process:
         args.history.parent.mkdir(parents=True, exist_ok=True)
-        args.history.write_text(json.dumps({"processes": world, "data": source, "epochs": history.epochs}, indent=1))
+        args.history.write_text(json.dumps({"processes": world, "data": source, "epochs": history.epochs}, indent=1), encoding="utf-8")
     return history
 
 

@@ -32,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+import types
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -175,7 +176,7 @@ def save_checkpoint(path, model: nn.Module, optimizer=None, scheduler=None, epoc
             file.flush()
             os.fsync(file.fileno())
         os.chmod(temporary, 0o666 & ~_umask())  # mkstemp's are private (0600)
-        os.replace(temporary, path)  # atomic on POSIX and Windows
+        _replace(temporary, path)
     except BaseException as error:
         if os.path.exists(temporary):
             os.remove(temporary)
@@ -183,6 +184,23 @@ def save_checkpoint(path, model: nn.Module, optimizer=None, scheduler=None, epoc
             raise _write_error(path, error, _size_of(state)) from error
         raise
     return path
+
+
+REPLACE_TRIES = 6
+
+
+def _replace(temporary: str, path: Path) -> None:
+    """Rename the finished file onto the checkpoint (atomic on POSIX and Windows). On Windows the rename
+    fails while another program has the old checkpoint open (a notebook loading it, a virus scanner, a
+    backup tool); it usually lets go within a second, so try again before giving up."""
+    for attempt in range(REPLACE_TRIES):
+        try:
+            os.replace(temporary, path)
+            return
+        except PermissionError:
+            if attempt == REPLACE_TRIES - 1:
+                raise
+            time.sleep(0.05 * 2**attempt)  # 0.05 s, then 0.1, 0.2, ... 1.6 s: 3.1 s in all
 
 
 def stale_temporaries(path) -> list[Path]:
@@ -330,7 +348,9 @@ def _sharded(loader, place, training: bool):
         sampler = DistributedSampler(dataset, num_replicas=place.world_size, rank=place.rank,
                                      shuffle=isinstance(loader.sampler, RandomSampler), drop_last=False)
     return DataLoader(dataset, batch_size=loader.batch_size, sampler=sampler, num_workers=loader.num_workers,
-                      collate_fn=loader.collate_fn, pin_memory=loader.pin_memory, drop_last=loader.drop_last)
+                      collate_fn=loader.collate_fn, pin_memory=loader.pin_memory, drop_last=loader.drop_last,
+                      multiprocessing_context=loader.multiprocessing_context, worker_init_fn=loader.worker_init_fn,
+                      persistent_workers=loader.persistent_workers)
 
 
 def _backend() -> str:
@@ -375,6 +395,7 @@ def evaluate(model: nn.Module, loader, device=None, loss_fn: Callable | None = N
     """Mean loss and accuracy of `model` on `loader`, in evaluation mode without gradients (the model
     is given back in the mode it had)."""
     model, loader = _arguments.module("model", model), _arguments.batches("loader", loader)
+    _check_workers("loader", loader)
     device = _arguments.device("device", device) or model_device(model)
     loss_fn = nn.CrossEntropyLoss() if loss_fn is None else _arguments.function("loss_fn", loss_fn)
     total_loss, correct, count = 0.0, 0, 0
@@ -395,6 +416,7 @@ def predict(model: nn.Module, loader, device=None) -> tuple[torch.Tensor, torch.
     """(targets, predicted classes, probabilities) for every example of `loader`, on the CPU, in
     evaluation mode (the model is given back in the mode it had)."""
     model, loader = _arguments.module("model", model), _arguments.batches("loader", loader)
+    _check_workers("loader", loader)
     device = _arguments.device("device", device) or model_device(model)
     targets, probabilities = [], []
     with evaluation_mode(model), torch.no_grad():
@@ -480,6 +502,45 @@ def _batch_count(loader) -> int | None:
         return None
 
 
+def _start_method(loader: DataLoader) -> str:
+    """How the loader's worker processes start: its own multiprocessing context's way, else Python's
+    default (fork on Linux before Python 3.14; spawn on Windows and macOS)."""
+    import multiprocessing
+
+    context = loader.multiprocessing_context
+    if context is not None:
+        return context.get_start_method() if not isinstance(context, str) else context
+    return multiprocessing.get_start_method(allow_none=True) or multiprocessing.get_all_start_methods()[0]
+
+
+def _defined_here(piece) -> str | None:
+    """Why worker processes that start afresh could not import `piece`, or None when they can."""
+    if getattr(piece, "__name__", None) == "<lambda>":
+        return "a lambda"
+    owner = piece if isinstance(piece, (type, types.FunctionType)) else type(piece)  # an object: its class
+    return f"{owner.__qualname__}, defined in this notebook" if getattr(owner, "__module__", None) == "__main__" else None
+
+
+def _check_workers(name: str, loader) -> None:
+    """A DataLoader with num_workers > 0 whose workers start afresh ('spawn', 'forkserver': always on
+    Windows and macOS) must be able to import its dataset, transform and collate_fn: a class or function
+    defined in a notebook cell cannot be, and the workers would fail with an AttributeError deep inside
+    pickle. Say so before anything runs."""
+    if not isinstance(loader, DataLoader) or loader.num_workers == 0:
+        return
+    method = _start_method(loader)
+    if method == "fork":
+        return
+    dataset = loader.dataset
+    pieces = {"the dataset": dataset, "its transform": getattr(dataset, "transform", None), "collate_fn": loader.collate_fn}
+    for what, piece in pieces.items():
+        why = None if piece is None else _defined_here(piece)
+        if why:
+            raise ValueError(f"{name}: num_workers={loader.num_workers} starts worker processes by {method!r} (as Windows "
+                             f"and macOS always do), which must import {what}, but it is {why}. Put it in a .py file "
+                             f"beside the notebook and import it from there, or use num_workers=0")
+
+
 def _check_fit_arguments(model, train_loader, val_loader, epochs, lr, loss_fn, checkpoint, progress, verbose, live, amp,
                          aux_weight, distributed) -> None:
     """Each argument of fit, named when it is wrong, before anything is touched."""
@@ -487,6 +548,7 @@ def _check_fit_arguments(model, train_loader, val_loader, epochs, lr, loss_fn, c
     for name, loader in (("train_loader", train_loader), ("val_loader", val_loader)):
         if loader is not None and _batch_count(_arguments.batches(name, loader)) == 0:
             raise ValueError(f"{name} is empty: it gives no batch to {'train on' if name == 'train_loader' else 'validate on'}")
+        _check_workers(name, loader)
     if train_loader is None:
         _arguments.batches("train_loader", train_loader)
     if isinstance(epochs, (bool, np.bool_)) or not isinstance(epochs, (int, np.integer)) or epochs < 1:

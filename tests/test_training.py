@@ -471,3 +471,73 @@ def test_fit_takes_a_loader_that_cannot_say_its_length_and_refuses_an_empty_one(
     assert len(history.epochs) == 1
     with pytest.raises(ValueError, match="train_loader is empty"):
         training.fit(_model(), [], epochs=1, progress=False, live=False, distributed=False)
+
+
+# -- what breaks on Windows and macOS, simulated here ---------------------------------------------------
+def test_fit_trains_with_worker_processes_that_start_afresh():
+    """Windows and macOS start DataLoader workers by 'spawn': each imports the dataset anew. A dataset from
+    the package (importable) trains as it does with forked workers, here with spawn itself."""
+    from course_utils.data import PatternPatches
+
+    seed_everything(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
+    loader = DataLoader(PatternPatches(16, seed=0), batch_size=8, num_workers=1, multiprocessing_context="spawn")
+    history = training.fit(model, loader, loader, epochs=1, progress=False, live=False)
+    assert len(history.epochs) == 1 and history.epochs[0]["val_accuracy"] is not None
+
+
+class _NotebookDataset(torch.utils.data.Dataset):
+    """A dataset class as a notebook cell defines it: its module is __main__, which a spawned worker cannot import."""
+
+    __module__ = "__main__"
+
+    def __len__(self):
+        return 8
+
+    def __getitem__(self, index):
+        return torch.zeros(2), 0
+
+
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_workers_that_cannot_import_a_notebook_s_dataset_are_named_before_training(method):
+    loader = DataLoader(_NotebookDataset(), batch_size=4, num_workers=2, multiprocessing_context=method)
+    with pytest.raises(ValueError, match=rf"train_loader: num_workers=2 starts worker processes by '{method}'.*"
+                                         r"_NotebookDataset, defined in this notebook.*num_workers=0"):
+        training.fit(_model(), loader, epochs=1, progress=False, live=False)
+    lambdas = DataLoader(_blobs(8), batch_size=4, num_workers=1, multiprocessing_context=method,
+                         collate_fn=lambda batch: torch.utils.data.default_collate(batch))
+    with pytest.raises(ValueError, match=r"loader: .* must import collate_fn, but it is a lambda"):
+        training.evaluate(_model(), lambdas)
+
+
+def test_forked_workers_and_no_workers_take_a_notebook_s_dataset():
+    """Forked workers (Linux) inherit the notebook's classes, and with num_workers=0 there are no workers."""
+    for loader in (DataLoader(_NotebookDataset(), batch_size=4, num_workers=1, multiprocessing_context="fork"),
+                   DataLoader(_NotebookDataset(), batch_size=4)):
+        assert training.evaluate(_model(), loader)["accuracy"] >= 0
+
+
+def test_a_checkpoint_held_open_for_a_moment_is_still_written(tmp_path, monkeypatch):
+    """On Windows, renaming onto a file that another program has open fails with PermissionError until it
+    lets go: the save tries again, then gives up with a clear error and leaves no temporary file."""
+    real, calls = os.replace, []
+
+    def busy_twice(source, target):
+        calls.append(target)
+        if len(calls) <= 2:
+            raise PermissionError(13, "The process cannot access the file because it is being used by another process")
+        real(source, target)
+
+    monkeypatch.setattr(training.os, "replace", busy_twice)
+    monkeypatch.setattr(training.time, "sleep", lambda seconds: None)
+    path = training.save_checkpoint(tmp_path / "model.pt", _model(), epoch=1)
+    assert len(calls) == 3 and training.load_checkpoint(path, _model())[0] == 1
+
+    def always_busy(source, target):
+        raise PermissionError(13, "being used by another process")
+
+    monkeypatch.setattr(training.os, "replace", always_busy)
+    with pytest.raises(OSError, match="could not write checkpoint .*PermissionError.*the previous checkpoint is intact"):
+        training.save_checkpoint(tmp_path / "model.pt", _model(), epoch=2)
+    assert training.stale_temporaries(tmp_path / "model.pt") == []
+    assert training.load_checkpoint(path, _model())[0] == 1

@@ -80,7 +80,7 @@ def _version_key(path: str) -> Version:
 
 def requirements(extras=EXTRAS) -> list[Requirement]:
     """The course's requirements and those of the extras a row installs, as pyproject.toml writes them."""
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     listed = list(project["dependencies"])
     for extra in extras:
         listed += project["optional-dependencies"][extra]
@@ -177,7 +177,7 @@ def run_row(name: str, workers: int = 2) -> dict:
         constraints = folder / "constraints.txt"
         if name == "colab":
             shutil.copy(ROOT / "constraints" / "compat" / "colab.txt", constraints)
-            pins = [ln.strip() for ln in constraints.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+            pins = [ln.strip() for ln in constraints.read_text(encoding="utf-8").splitlines() if ln.strip() and not ln.startswith("#")]
             if _run([str(python), "-m", "pip", "install", "--quiet", *pins], log, env=pip_env):
                 result["failed"].append("installing Colab's versions")
             before = freeze(python)
@@ -195,10 +195,10 @@ def run_row(name: str, workers: int = 2) -> dict:
             if _run([str(python), "-c", "import course_utils, course_utils.widgets, course_utils.training"], log):
                 result["failed"].append("importing the course after Colab's install")
         elif name == "oldest":
-            constraints.write_text("\n".join(oldest_constraints(python)) + "\n")
+            constraints.write_text("\n".join(oldest_constraints(python)) + "\n", encoding="utf-8")
         else:
-            constraints.write_text("")
-        result["constraints"] = [ln for ln in constraints.read_text().splitlines() if ln and not ln.startswith("#")]
+            constraints.write_text("", encoding="utf-8")
+        result["constraints"] = [ln for ln in constraints.read_text(encoding="utf-8").splitlines() if ln and not ln.startswith("#")]
         install = [str(python), "-m", "pip", "install", "--quiet", "--upgrade", "--constraint", str(constraints),
                    "--editable", f"{source}[{','.join(EXTRAS)}]"]
         if _run(install, log, env=pip_env):
@@ -264,13 +264,13 @@ def main(argv=None) -> int:
     unknown = [name for name in args.rows if name not in ROWS]
     if unknown:
         parser.error(f"rows: no row {', '.join(unknown)}; the rows are {', '.join(ROWS)}")
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
     for name in args.rows or list(ROWS):
         print(f"compat: row {name} ({ROWS[name]['about']}); log in {FOLDER / name / 'log.txt'}", flush=True)
         results[name] = run_row(name, workers=args.workers)
         print(f"compat: {name}: {'passed' if results[name]['passed'] else 'FAILED: ' + '; '.join(results[name]['failed'])}"
               f" in {results[name]['seconds'] / 60:.1f} min", flush=True)
-        RESULTS.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+        RESULTS.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n", encoding="utf-8")
         write_report(results)
     return 0 if all(results[name]["passed"] for name in (args.rows or list(ROWS))) else 1
 

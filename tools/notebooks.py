@@ -267,7 +267,7 @@ def execute(paths: list[Path], timeout: int = 1200) -> None:
         repository, branch = course_location()
         sync_notebook(nb, path.name, repository, branch, student_branch())
         strip_notebook(nb)
-        path.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
+        path.write_text(nbformat.writes(nb) + "\n", encoding="utf-8", newline="\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -286,13 +286,13 @@ def main(argv: list[str] | None = None) -> int:
         if text != original:
             stale.append(path.name)
             if args.command != "check":
-                path.write_text(text, encoding="utf-8")
+                path.write_text(text, encoding="utf-8", newline="\n")  # LF on Windows too
     readme = README.read_text(encoding="utf-8")
     new_readme = sync_readme(readme, repository, student_branch())
     if new_readme != readme:
         stale.append(README.name)
         if args.command != "check":
-            README.write_text(new_readme, encoding="utf-8")
+            README.write_text(new_readme, encoding="utf-8", newline="\n")
     if args.command == "check":
         if stale:
             print("out of date (run `make sync-notebooks`):", ", ".join(stale))
