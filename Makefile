@@ -43,8 +43,10 @@ $(STAMP): pyproject.toml $(LOCK) $(SIDE_LOCK) | $(BIN)/python
 	@touch $@ $(LAB_STAMP) $(VENV)/.installed-tools $(VENV)/.installed-slides $(VENV)/.installed-site
 
 # A student's install: the course helpers, JupyterLab and the slideshow button; no test or slide tools.
+# tools/lab.py does it (the same as `py -m tools.lab` on Windows, where there is no make): PyTorch's CPU
+# build where there is no NVIDIA GPU, a few hundred MB instead of several GB of CUDA libraries.
 $(LAB_STAMP): pyproject.toml $(CONSTRAINTS) | $(BIN)/python
-	$(PIP_INSTALL) '.[lab]'
+	$(BIN)/python -m tools.lab --install-only --venv $(VENV) --constraints '$(CONSTRAINTS)'
 	@touch $@
 
 # What the lecturer's commands need: the course and a kernel (tools), plus reveal.js (slides) or Sphinx (site).

@@ -17,6 +17,7 @@ ResNet's convolutions, N(0, 0.01) for VGG's dense layers and for GoogLeNet), as 
 from __future__ import annotations
 
 import math
+import warnings
 from collections import OrderedDict
 from contextlib import contextmanager
 from typing import NamedTuple
@@ -733,7 +734,12 @@ def layer_table(model, input_size) -> LayerTable:
 
     handles = [modules[name].register_forward_hook(record(name)) for name in leaves]
     try:
-        with evaluation_mode(model), torch.no_grad(), FlopCounterMode(display=False) as counter:
+        # mods=model: older torch (2.1) counts per layer only for the modules it is given; later versions find them
+        # themselves and warn that the argument is no longer needed
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="mods argument is not needed anymore")
+            counting = FlopCounterMode(mods=model, display=False)
+        with evaluation_mode(model), torch.no_grad(), counting as counter:
             model(torch.zeros((1, *size), device=model_device(model)))  # the input goes where the model is
     finally:
         for handle in handles:

@@ -216,7 +216,8 @@ def _read(path: Path) -> dict:
         raise PermissionError(f"cannot read checkpoint {path}: permission denied; check the file's owner and "
                               "permissions (ls -l)") from error
     except pickle.UnpicklingError as error:
-        unsafe = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(error))
+        # "Unsupported global: GLOBAL name" in recent torch, "Unsupported class name" in torch 2.1
+        unsafe = re.search(r"Unsupported (?:global: GLOBAL|class) ([\w.]+)", str(error))
         if unsafe is None:  # not a pickle the weights-only reader understands: a damaged or foreign file
             raise ValueError(f"cannot read checkpoint {path}: it is damaged or not a checkpoint. To start afresh, move "
                              "it away or give fit another checkpoint path") from error

@@ -24,7 +24,8 @@ def nearby_pairs(draw, dtype=np.float32):
     """An array and a copy of it with a few entries nudged by amounts near typical tolerances."""
     shape = draw(SHAPES)
     a = draw(arrays(dtype, shape, elements=FLOATS))
-    nudge = draw(arrays(dtype, shape, elements=st.sampled_from([0.0, 0.0, 1e-9, 1e-7, 1e-5, 1e-3, 0.5, -0.5])))
+    nudges = [float(np.asarray(v, dtype)) for v in (0.0, 0.0, 1e-9, 1e-7, 1e-5, 1e-3, 0.5, -0.5)]  # as the dtype holds them
+    nudge = draw(arrays(dtype, shape, elements=st.sampled_from(nudges)))
     return a, (a + nudge).astype(dtype)
 
 

@@ -117,10 +117,46 @@ def _make_dry_run(target: str, tmp_path) -> list[str]:
     return [line for line in run.stdout.replace("\\\n", " ").splitlines() if "pip install" in line]
 
 
-def test_make_lab_installs_the_lab_extra_only(tmp_path):
-    installs = _make_dry_run("lab", tmp_path)
-    assert len(installs) == 1, installs
-    assert installs[0].endswith("--editable '.[lab]'"), installs  # no test or slides extra
+def test_make_lab_installs_with_the_student_s_installer(tmp_path):
+    import shutil
+    import subprocess
+
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    run = subprocess.run(["make", "-n", "-B", "lab", f"VENV={tmp_path / 'venv'}"], cwd=ROOT, capture_output=True, text=True,
+                         check=True)
+    assert f"-m tools.lab --install-only --venv {tmp_path / 'venv'} --constraints 'constraints/ci.txt'" in run.stdout
+
+
+@pytest.mark.parametrize("system, gpu, cpu_index", [("Linux", False, True), ("Windows", False, True), ("Linux", True, False),
+                                                    ("Windows", True, False), ("Darwin", False, False)])
+def test_a_student_without_an_nvidia_gpu_gets_pytorch_s_cpu_build(system, gpu, cpu_index):
+    from tools import lab
+
+    index = lab.torch_index(system, gpu)
+    assert (index == lab.CPU_INDEX) == cpu_index and (index is None) == (not cpu_index)
+    commands = lab.install_commands(Path("venv/bin/python"), ROOT / "constraints" / "ci.txt", index)
+    assert commands[-1][-2:] == ["--editable", f"{ROOT}[lab]"]  # the lab extra only: no test or slide tools
+    assert all("--constraint" in command for command in commands)
+    if cpu_index:
+        assert commands[0][-4:] == ["--index-url", lab.CPU_INDEX, "torch", "torchvision"] and len(commands) == 2
+    else:
+        assert len(commands) == 1
+
+
+def test_the_student_s_installer_falls_back_to_pypi_when_the_cpu_index_fails(tmp_path, monkeypatch, capsys):
+    from tools import lab
+
+    ran = []
+    monkeypatch.setattr(lab, "has_nvidia_gpu", lambda: False)
+    monkeypatch.setattr(lab.platform, "system", lambda: "Linux")
+    monkeypatch.setattr(lab.subprocess, "run", lambda command, **kw: ran.append(command) or
+                        type("Done", (), {"returncode": 1 if "--index-url" in command else 0})())
+    (tmp_path / "venv" / "bin").mkdir(parents=True)
+    (tmp_path / "venv" / "bin" / "python").touch()
+    assert lab.main(["--venv", str(tmp_path / "venv"), "--install-only"]) == 0
+    assert len(ran) == 2 and "--index-url" in ran[0] and ran[1][-1].endswith("[lab]")
+    assert "could not be used; installing PyPI's build instead" in capsys.readouterr().out
 
 
 def test_make_test_installs_the_test_slides_and_site_extras_too(tmp_path):

@@ -414,7 +414,7 @@ def test_the_architectures_depend_on_torch_alone():
         return names | {("." if node.level else "") + (node.module or "").split(".")[0]
                         for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
 
-    standard = {"__future__", "collections", "contextlib", "math", "numbers", "os", "pathlib", "typing"}
+    standard = {"__future__", "collections", "contextlib", "math", "numbers", "os", "pathlib", "typing", "warnings"}
     # the standard library, torch, and the package's argument checks, which need NumPy besides
     assert imports(models.__file__) <= standard | {"torch", ".", "._arguments"}, imports(models.__file__)
     assert imports(Path(models.__file__).with_name("_arguments.py")) <= standard | {"torch", "numpy"}
