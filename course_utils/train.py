@@ -175,6 +175,10 @@ def main(argv: list[str] | None = None) -> training.History:
     try:
         history = training.fit(model, train_loader, val_loader, epochs=args.epochs, optimizer=optimizer, device=device,
                                checkpoint=args.checkpoint, live=False)
+        if place is not None and torch.distributed.is_initialized():
+            # every process done before any leaves: torch 2.2's gloo could hang at exit in one process whose
+            # partner had already taken the group down (seen by make compat, nearly every run)
+            torch.distributed.barrier()
     finally:
         if place is not None and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()

@@ -314,6 +314,7 @@ def start_distributed(device=None):
 
 
 _WATCHING: list[int] = []  # the launcher's process id, once a watcher runs
+LAUNCHER_GRACE_SECONDS = 10.0  # after SIGTERM, how long a process whose launcher is gone may take to end
 
 
 def watch_the_launcher(every: float = 1.0) -> None:
@@ -330,6 +331,10 @@ def watch_the_launcher(every: float = 1.0) -> None:
             time.sleep(every)
         print(f"process {os.getpid()}: its launcher (process {parent}) is gone; stopping", file=sys.stderr, flush=True)
         os.kill(os.getpid(), signal.SIGTERM)
+        # A Python signal handler runs only when the main thread gets back to Python; one stuck inside a
+        # collective whose partner is gone never does (seen with torch 2.2): end the process from here.
+        time.sleep(LAUNCHER_GRACE_SECONDS)
+        os._exit(1)
 
     threading.Thread(target=watch, name="watch-the-launcher", daemon=True).start()
 

@@ -268,10 +268,15 @@ def test_processes_need_dataloaders():
         training._sharded([(torch.zeros(1), torch.zeros(1))], Distributed(0, 0, 2), training=True)
 
 
-def test_a_worker_stops_when_its_launcher_is_killed():
-    """torchrun killed with -9 must not leave its workers training on their own: each watches its parent."""
+@pytest.mark.parametrize("deaf", [False, True], ids=["plain", "deaf to SIGTERM"])
+def test_a_worker_stops_when_its_launcher_is_killed(deaf):
+    """torchrun killed with -9 must not leave its workers training on their own: each watches its parent. A
+    worker whose SIGTERM handler never runs (its main thread stuck in a collective) ends after a grace period."""
+    deafness = "import signal\nsignal.signal(signal.SIGTERM, lambda *_: None)\ntraining.LAUNCHER_GRACE_SECONDS = 0.5\n"
     worker = ("import time\n"
+              "from course_utils import training\n"
               "from course_utils.training import watch_the_launcher\n"
+              + (deafness if deaf else "") +
               "watch_the_launcher(every=0.2)\n"
               "print('ready', flush=True)\n"
               "time.sleep(60)\n")
