@@ -124,6 +124,39 @@ def mnist(train: bool = True, root=None, download: bool = True):
 
 # ----------------------------------------------------------------------------- cats vs dogs
 CATS_DOGS_CLASSES = ["cat", "dog"]
+# The twelve cat breeds of the Oxford-IIIT Pet dataset (the other 25 are dogs), as torchvision names them.
+PET_CAT_BREEDS = frozenset({"Abyssinian", "Bengal", "Birman", "Bombay", "British Shorthair", "Egyptian Mau", "Maine Coon",
+                            "Persian", "Ragdoll", "Russian Blue", "Siamese", "Sphynx"})
+
+
+class _CatOrDog:
+    """A breed's index to 0 (cat) or 1 (dog): the Pet dataset's cat-or-dog label, which torchvision gives
+    itself from 0.19 on (target_types="binary-category"). A class, not a lambda, so that DataLoader
+    workers that start afresh (Windows, macOS) can take it along."""
+
+    def __init__(self):
+        self.dog: list[bool] = []
+
+    def learn(self, breeds) -> None:
+        """The dataset's breed names, in the order of its indices (known once it is built)."""
+        self.dog = [breed not in PET_CAT_BREEDS for breed in breeds]
+
+    def __call__(self, breed: int) -> int:
+        return int(self.dog[breed])
+
+
+def _pet_cats_and_dogs(root, split: str, transform, download: bool):
+    """Oxford-IIIT Pet with 0 = cat, 1 = dog, on any torchvision the course supports."""
+    from torchvision import datasets
+
+    if "binary-category" in datasets.OxfordIIITPet._VALID_TARGET_TYPES:
+        return datasets.OxfordIIITPet(root, split=split, target_types="binary-category", transform=transform,
+                                      download=download)
+    species = _CatOrDog()
+    pets = datasets.OxfordIIITPet(root, split=split, target_types="category", transform=transform,
+                                  target_transform=species, download=download)
+    species.learn(pets.classes)
+    return pets
 SYNTHETIC_FALLBACK = "generated two-class images, dots vs stripes (offline fallback)"
 # The fallback's classes are named for what they are: dots play the cats (label 0), stripes the dogs.
 SYNTHETIC_CLASSES = ["dots", "stripes"]
@@ -287,8 +320,7 @@ def cats_vs_dogs(train: bool = True, image_size: int = 224, folder=None, root=No
     root = Path(root) if root is not None else data_root()
     split = "trainval" if train else "test"
     dataset, reason = _local_or_download(
-        lambda download: datasets.OxfordIIITPet(root, split=split, target_types="binary-category",
-                                                transform=transform, download=download),
+        lambda download: _pet_cats_and_dogs(root, split, transform, download),
         datasets.OxfordIIITPet._RESOURCES[0][0], download, root)
     if dataset is None:
         _fallback_note("the Oxford-IIIT Pet photos", reason, SYNTHETIC_FALLBACK)

@@ -295,3 +295,26 @@ def test_image_files_skip_truncated_files_pipes_and_folders_and_take_string_path
     assert sorted(p.name for p in files.skipped) == ["cat.2.jpg", "dog.3.jpg", "dog.4.jpg"]
     assert "Skipped 3 unreadable file(s) of 4" in capsys.readouterr().out
     assert files[0][0].shape == (64, 64, 3)
+
+
+@pytest.mark.parametrize("binary_target", [True, False], ids=["torchvision's own label", "from the breed (before 0.19)"])
+def test_the_pet_photos_are_labelled_cat_or_dog_on_every_torchvision(tmp_path, monkeypatch, binary_target):
+    """A Pet folder as torchvision unpacks it, two cats and two dogs: 0 for a cat, 1 for a dog, whether
+    torchvision gives that label itself (0.19 and later) or the course works it out from the breed."""
+    from torchvision.datasets import OxfordIIITPet
+
+    from course_utils import datasets
+
+    folder = tmp_path / "oxford-iiit-pet"
+    (folder / "images").mkdir(parents=True)
+    (folder / "annotations").mkdir()
+    pets = [("Abyssinian_1", 1, 1), ("american_bulldog_4", 2, 2), ("Sphynx_2", 3, 1), ("yorkshire_terrier_3", 4, 2)]
+    for name, _, _ in pets:
+        Image.new("RGB", (8, 8)).save(folder / "images" / f"{name}.jpg")
+    (folder / "annotations" / "trainval.txt").write_text("".join(f"{n} {c} {s} 1\n" for n, c, s in pets), encoding="utf-8")
+    if not binary_target:
+        monkeypatch.setattr(OxfordIIITPet, "_VALID_TARGET_TYPES", ("category", "segmentation"))
+    elif "binary-category" not in OxfordIIITPet._VALID_TARGET_TYPES:
+        pytest.skip("this torchvision has no binary-category target (0.19 added it)")
+    dataset = datasets._pet_cats_and_dogs(tmp_path, "trainval", None, download=False)
+    assert [dataset[i][1] for i in range(len(dataset))] == [0, 1, 0, 1]

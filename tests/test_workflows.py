@@ -59,8 +59,11 @@ def test_the_matrix_covers_windows_macos_linux_and_the_oldest_and_newest_python(
     jobs = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text())["jobs"]
     matrix = jobs["platforms"]["strategy"]["matrix"]
     assert set(matrix["os"]) == {"ubuntu-latest", "windows-latest", "macos-latest"}
-    with open(ROOT / "pyproject.toml", "rb") as handle:
+    try:
         import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    with open(ROOT / "pyproject.toml", "rb") as handle:
         oldest = tomllib.load(handle)["project"]["requires-python"].removeprefix(">=")
     assert matrix["python"][0] == oldest and matrix["python"][-1] == "3.13", matrix["python"]
     run = " ".join(step.get("run", "") for step in jobs["platforms"]["steps"])
