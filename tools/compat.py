@@ -231,14 +231,14 @@ def write_report(results: dict) -> None:
              "`python -m tools.compat`; the browser tests of JupyterLab and the site are left out, as their front",
              "ends do not change with these versions). CI itself runs Python 3.11 with the locked versions of",
              "`constraints/lock.txt`.", "",
-             "| row | date | Python | torch | torchvision | numpy | matplotlib | ipywidgets | result | tests | time |",
+             "| row | date, commit | Python | torch | torchvision | numpy | matplotlib | ipywidgets | result | tests | time |",
              "|---|---|---|---|---|---|---|---|---|---|---:|"]
     for name in ROWS:
         if name not in results:
             continue
         r, v = results[name], results[name].get("versions", {})
         verdict = "passed" if r["passed"] else "failed: " + "; ".join(r["failed"])
-        lines.append(f"| {name}: {r['about']} | {r['date']} | {r.get('python', '?')} | " + " | ".join(
+        lines.append(f"| {name}: {r['about']} | {r['date']}, {r.get('commit', '?')} | {r.get('python', '?')} | " + " | ".join(
             str(v.get(k)) for k in ("torch", "torchvision", "numpy", "matplotlib", "ipywidgets"))
             + f" | {verdict} | {r.get('tests', '')} | {r['seconds'] / 60:.0f} min |")
     lines += ["", "## Each row's versions", ""]
