@@ -124,6 +124,10 @@ def mnist(train: bool = True, root=None, download: bool = True):
 
 # ----------------------------------------------------------------------------- cats vs dogs
 CATS_DOGS_CLASSES = ["cat", "dog"]
+SYNTHETIC_FALLBACK = "generated two-class images, dots vs stripes (offline fallback)"
+# The fallback's classes are named for what they are: dots play the cats (label 0), stripes the dogs.
+SYNTHETIC_CLASSES = ["dots", "stripes"]
+
 # The twelve cat breeds of the Oxford-IIIT Pet dataset (the other 25 are dogs), as torchvision names them.
 PET_CAT_BREEDS = frozenset({"Abyssinian", "Bengal", "Birman", "Bombay", "British Shorthair", "Egyptian Mau", "Maine Coon",
                             "Persian", "Ragdoll", "Russian Blue", "Siamese", "Sphynx"})
@@ -157,9 +161,6 @@ def _pet_cats_and_dogs(root, split: str, transform, download: bool):
                                   target_transform=species, download=download)
     species.learn(pets.classes)
     return pets
-SYNTHETIC_FALLBACK = "generated two-class images, dots vs stripes (offline fallback)"
-# The fallback's classes are named for what they are: dots play the cats (label 0), stripes the dogs.
-SYNTHETIC_CLASSES = ["dots", "stripes"]
 
 
 def cats_vs_dogs_transforms(image_size: int = 224, train: bool = True, crop_scale: tuple = (0.08, 1.0)):

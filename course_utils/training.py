@@ -513,9 +513,9 @@ def _start_method(loader: DataLoader) -> str:
     default (fork on Linux before Python 3.14; spawn on Windows and macOS)."""
     import multiprocessing
 
-    context = loader.multiprocessing_context
+    context = loader.multiprocessing_context  # DataLoader turns a name ("spawn") into a context itself
     if context is not None:
-        return context.get_start_method() if not isinstance(context, str) else context
+        return context.get_start_method()
     return multiprocessing.get_start_method(allow_none=True) or multiprocessing.get_all_start_methods()[0]
 
 

@@ -92,11 +92,13 @@ def lower_bound(requirement: Requirement) -> Version | None:
     return min(bounds) if bounds else None
 
 
+# A row installs what it names from the index, whatever a pip configuration on this machine says (a cap on
+# torch's version, another index): PIP_CONFIG_FILE points at nothing.
+PIP_ENV = {**os.environ, "PIP_CONFIG_FILE": os.devnull, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+
+
 def _pip(python: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
-    # A row installs what it names from the index, whatever a pip configuration on this machine says
-    # (a cap on torch's version, another index): PIP_CONFIG_FILE points at nothing.
-    env = {**os.environ, "PIP_CONFIG_FILE": os.devnull, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-    return subprocess.run([str(python), "-m", "pip", *args], capture_output=True, text=True, env=env, **kwargs)
+    return subprocess.run([str(python), "-m", "pip", *args], capture_output=True, text=True, env=PIP_ENV, **kwargs)
 
 
 def available_versions(python: Path, name: str) -> list[Version]:
@@ -172,18 +174,17 @@ def run_row(name: str, workers: int = 2) -> dict:
         interpreter = find_python(row["python"])
         subprocess.run([interpreter, "-m", "venv", str(folder / "venv")], check=True)
         python = folder / "venv" / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-        pip_env = {**os.environ, "PIP_CONFIG_FILE": os.devnull, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-        _run([str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip"], log, env=pip_env)
+        _run([str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip"], log, env=PIP_ENV)
         constraints = folder / "constraints.txt"
         if name == "colab":
             shutil.copy(ROOT / "constraints" / "compat" / "colab.txt", constraints)
             pins = [ln.strip() for ln in constraints.read_text(encoding="utf-8").splitlines() if ln.strip() and not ln.startswith("#")]
-            if _run([str(python), "-m", "pip", "install", "--quiet", *pins], log, env=pip_env):
+            if _run([str(python), "-m", "pip", "install", "--quiet", *pins], log, env=PIP_ENV):
                 result["failed"].append("installing Colab's versions")
             before = freeze(python)
             command = colab_install_command()
             local = [f"course-utils @ {source.as_uri()}" if part.startswith("course-utils @") else part for part in command]
-            if _run([str(python), *local], log, env=pip_env):
+            if _run([str(python), *local], log, env=PIP_ENV):
                 result["failed"].append("the notebooks' Colab install command")
             after = freeze(python)
             changed = {k: f"{before.get(k)} -> {after.get(k)}" for k in sorted(set(before) | set(after))
@@ -201,7 +202,7 @@ def run_row(name: str, workers: int = 2) -> dict:
         result["constraints"] = [ln for ln in constraints.read_text(encoding="utf-8").splitlines() if ln and not ln.startswith("#")]
         install = [str(python), "-m", "pip", "install", "--quiet", "--upgrade", "--constraint", str(constraints),
                    "--editable", f"{source}[{','.join(EXTRAS)}]"]
-        if _run(install, log, env=pip_env):
+        if _run(install, log, env=PIP_ENV):
             result["failed"].append("installing the course")
         versions = freeze(python)
         result["python"] = subprocess.run([str(python), "-c", "import platform; print(platform.python_version())"],
@@ -248,9 +249,10 @@ def write_report(results: dict) -> None:
             lines.append(f"- **{name}**: " + ", ".join(f"{k} {v}" for k, v in r.get("versions", {}).items() if v))
             if name == "colab":
                 changed = r.get("colab_install_changed", {})
+                kept = [k for k in COLAB_KEEPS if k not in changed]
                 lines.append("  - The notebooks' Colab install command, run from this clone, added or changed: "
                              + (", ".join(f"{k} ({v})" for k, v in changed.items()) or "nothing")
-                             + f"; it left {', '.join(COLAB_KEEPS)} as Colab has them." if r["passed"] or changed else "")
+                             + (f"; it left {', '.join(kept)} as Colab has them." if kept else "."))
             if r.get("failures"):
                 lines.append("  - Failed: " + ", ".join(r["failures"]))
     REPORT.write_text("\n".join(lines) + "\n", encoding="utf-8")
