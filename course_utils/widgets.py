@@ -6,13 +6,20 @@ slides and printed notes) and a widget version that redraws it as sliders move.
 - `function_figure` / `function_explorer`: notebooks/01_mlp_to_cnn.ipynb (activations and derivatives)
 - `feature_map_figure` / `feature_map_explorer`: notebooks/04_alexnet_filters_feature_maps.ipynb
 - `explanation_figure` / `explanation_explorer`: notebooks/08_what_the_network_looks_at.ipynb
+- `drawing_figure` / `drawing_explorer`: notebooks/06_training_lenet_mnist.ipynb (draw a digit) and 08
 
-Only what ipywidgets 7.7 (Colab) and 8 (JupyterLab 4) both provide is used.
+Only what ipywidgets 7.7 (Colab) and 8 (JupyterLab 4) both provide is used; the drawing explorer is an
+anywidget (a custom widget that works in both), its browser half in drawing.js.
 """
 
 from __future__ import annotations
 
+import base64
+import functools
+import io
 import textwrap
+import time
+from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -20,7 +27,7 @@ import numpy as np
 import torch
 from matplotlib.patches import Rectangle
 
-from . import _arguments, explain
+from . import _arguments, drawing, explain
 from .by_hand import SEED_EXAMPLES, corr2d, pad2d
 from .data import imagenet_preprocess
 from .models import stage_outputs
@@ -39,6 +46,8 @@ __all__ = [
     "feature_map_explorer",
     "explanation_figure",
     "explanation_explorer",
+    "drawing_figure",
+    "drawing_explorer",
 ]
 
 def sliding_window_figure(X, K, stride: int = 1, padding: int = 0, step: int = 0) -> plt.Figure:
@@ -81,9 +90,7 @@ def _show(fig: plt.Figure, alt: str) -> None:
     """Show a widget's figure with a text alternative. JupyterLab's own image output has no alt
     attribute, so the figure goes out twice in one bundle: as an HTML image with its alt (what JupyterLab
     and Colab show) and as a PNG (what the exported slides and the site take)."""
-    import base64
     import html
-    import io
 
     import matplotlib
     from IPython.display import display
@@ -485,3 +492,144 @@ def explanation_explorer(model, images, class_names, layer: str, pictures=None, 
     redraw()
     return widgets.VBox([widgets.HBox([choose_image, choose_class, choose_method], layout=ROW), output])
 
+
+
+# ----------------------------------------------------------------------------- drawing a digit
+def drawing_figure(model, picture, classes=None, overlay: bool = True) -> plt.Figure:
+    """The drawing explorer's view of one 28x28 picture (ink 1, paper 0; `drawing.like_mnist` makes one
+    from any drawing): the input, the probabilities, every stage's feature maps and the saliency."""
+    return drawing.view_figure(drawing.network_view(model, picture, classes), overlay=overlay)
+
+
+def _levels(maps: np.ndarray) -> tuple[list[int], float, float]:
+    """A stage's maps as whole levels 0..255 on one scale for the stage (what the browser draws), and the scale."""
+    low, high = min(0.0, float(maps.min())), float(maps.max())
+    span = high - low if high > low else 1.0
+    return np.rint(255 * (maps - low) / span).astype(int).ravel().tolist(), low, high
+
+
+def _drawing_view(view: dict, request: int, source: str, message: str) -> dict:
+    """network_view's result as the JSON the browser half (drawing.js) reads."""
+    stages = []
+    for name, maps in view["stages"].items():
+        levels, low, high = _levels(maps)
+        channels, height, width = maps.shape
+        kind = "convolution + ReLU" if name.startswith("conv") else "max pooling"
+        stages.append({"name": name, "channels": channels, "height": height, "width": width, "data": levels,
+                       "low": low, "high": high, "display": int(min(84, max(40, 3 * width))),
+                       "caption": f"{name} ({kind}): {channels} maps of {height}x{width}, black 0, white {high:.2f}"})
+    saliency = view["saliency"]
+    saliency = saliency / saliency.max() if saliency.max() > 0 else saliency
+    predicted = view["predicted"]
+    return {"request": request, "source": source, "side": drawing.SIDE,
+            "picture": np.round(view["picture"], 3).ravel().tolist(), "saliency": np.round(saliency, 3).ravel().tolist(),
+            "probabilities": np.round(view["probabilities"].astype(float), 4).tolist(), "predicted": predicted,
+            "classes": view["classes"], "stages": stages, "stale": True,
+            "message": message or f"The network says {view['classes'][predicted]} "
+                                  f"({view['probabilities'][predicted]:.0%}). Click a feature map to explain one of its numbers."}
+
+
+@functools.cache
+def _drawing_widget_class():
+    import anywidget
+    import traitlets
+
+    folder = Path(__file__).parent
+
+    class DrawingExplorer(anywidget.AnyWidget):
+        """The anywidget behind `drawing_explorer`; its browser half is drawing.js."""
+
+        _esm = (folder / "drawing.js").read_text(encoding="utf-8")
+        _css = (folder / "drawing.css").read_text(encoding="utf-8")
+        canvas = traitlets.Int(drawing.CANVAS).tag(sync=True)
+        pen = traitlets.Float(drawing.PEN).tag(sync=True)
+        samples = traitlets.List().tag(sync=True)  # the names of the sample digits, in the drop-down
+        strokes = traitlets.List().tag(sync=True)  # from the browser: the drawing, [[x, y], ...] per stroke
+        request = traitlets.Int(0).tag(sync=True)  # from the browser: raised with each new drawing
+        sample = traitlets.Int(-1).tag(sync=True)  # from the browser: the sample digit chosen instead
+        selected = traitlets.Dict().tag(sync=True)  # from the browser: the feature-map pixel clicked
+        view = traitlets.Dict().tag(sync=True)  # to the browser: what the network makes of the picture
+        explanation = traitlets.Dict().tag(sync=True)  # to the browser: the selected number, written out
+
+        def __init__(self, model, samples: dict, classes):
+            super().__init__(samples=list(samples))
+            self._model, self._samples, self._classes = model, samples, classes
+            self.picture = None  # the current 28x28 picture, as the network gets it
+            self.timings: list[float] = []  # milliseconds Python took for each view, the browser's round trip aside
+            self.observe(self._drawn, names="request")
+            self.observe(self._sampled, names="sample")
+            self.observe(self._explain, names="selected")
+            self._update("drawing", None, 0)
+
+        def _update(self, source: str, picture, request: int) -> None:
+            started = getattr(self, "_started", None) or time.perf_counter()  # from the strokes' arrival, when drawn
+            self._started = None
+            self.picture = picture
+            self.selected = {}
+            self.explanation = {}
+            if picture is None:
+                self.view = {"request": request, "source": source, "side": drawing.SIDE, "stale": True,
+                             "message": "Draw a digit in the box (mouse, pen or finger), or choose a sample digit."}
+                return
+            view = _drawing_view(drawing.network_view(self._model, picture, self._classes), request, source, "")
+            self.timings.append(1000 * (time.perf_counter() - started))
+            self.view = {**view, "python_ms": round(self.timings[-1], 1)}
+
+        def _drawn(self, change) -> None:
+            self._started = time.perf_counter()
+            try:
+                strokes = self.strokes
+                picture = drawing.like_mnist(drawing.rasterise(strokes, self.canvas, self.pen)) if strokes else None
+                self._update("drawing", picture, change["new"])
+            except ValueError as error:  # an empty drawing (a tap outside the box), say: said, not raised
+                self.view = {"request": change["new"], "source": "drawing", "side": drawing.SIDE, "stale": True,
+                             "message": str(error)}
+
+        def _sampled(self, change) -> None:
+            names = list(self._samples)
+            if 0 <= change["new"] < len(names):
+                self._update("sample", self._samples[names[change["new"]]], self.request)
+
+        def _explain(self, change) -> None:
+            chosen = change["new"]
+            if not chosen or self.picture is None:
+                return
+            try:
+                e = drawing.explain_value(self._model, self.picture, chosen["stage"], chosen["channel"], chosen["row"], chosen["col"])
+            except (KeyError, ValueError, TypeError) as error:
+                self.explanation = {"text": f"That number cannot be explained: {error}"}
+                return
+            fig = drawing.explanation_figure(e)
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format="png", bbox_inches="tight", dpi=80)
+            plt.close(fig)
+            self.explanation = {"png": base64.b64encode(buffer.getvalue()).decode(), "field": list(e["field"]),
+                                "text": drawing.explanation_text(e), "total": e["total"], "value": e["value"]}
+
+    return DrawingExplorer
+
+
+def _sample_pictures(samples) -> dict:
+    if samples is None:
+        return {}
+    if not isinstance(samples, dict):
+        raise TypeError(f"samples must be a dict of name: 28x28 picture (ink 1), got {type(samples).__name__}")
+    checked = {}
+    for name, picture in samples.items():
+        picture = np.asarray(picture.detach().cpu() if isinstance(picture, torch.Tensor) else picture, dtype=np.float32)
+        picture = picture[0] if picture.ndim == 3 and picture.shape[0] == 1 else picture
+        if picture.shape != (drawing.SIDE, drawing.SIDE):
+            raise ValueError(f"samples[{name!r}] must be a 28x28 picture, got shape {picture.shape}")
+        checked[str(name)] = picture
+    return checked
+
+
+def drawing_explorer(model, samples: dict | None = None, classes=None) -> Any:
+    """Widget: draw a digit with the mouse, a pen or a finger, and watch `model` (a LeNet-like network,
+    as notebook 06 trains) take it in: the 28x28 input it gets, its probabilities, the feature maps of
+    every stage and the saliency, redrawn while you draw; click a feature map's pixel to see its number
+    written out as a sum of products. `samples` (name: 28x28 picture, ink 1) can be chosen instead of
+    drawing, with the keyboard too. (In Colab, anywidget switches on Colab's custom widget manager, which
+    third-party widgets such as this one need.)"""
+    drawing.stages_of(model)  # a model the explorer can write out, or a clear error now
+    return _drawing_widget_class()(model, _sample_pictures(samples), classes)

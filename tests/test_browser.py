@@ -13,6 +13,7 @@ installs both and runs these tests. Without them the tests are skipped, and say 
 """
 
 import json
+import math
 import os
 import re
 import shutil
@@ -51,12 +52,21 @@ val_set = data.PatternPatches(4, seed=1)
 small = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Linear(8, 2)).eval()
 widgets.explanation_explorer(small, [val_set[i][0] for i in range(4)], val_set.classes, "0",
                              pictures=[val_set.image(i) for i in range(4)], boxes=[val_set.box(i) for i in range(4)])"""),
+    "drawing_explorer": ("06_training_lenet_mnist", """\
+digits = data.mnist(train=True)  # offline (as here): scikit-learn's digits; a LeNet trained on them for a few seconds
+lenet = models.LeNet5()
+training.fit(lenet, DataLoader(digits, batch_size=64, shuffle=True), epochs=3, lr=2e-3, progress=False, live=False)
+samples = {f"test digit {k}": digits[k][0][0] * data.MNIST_STD[0] + data.MNIST_MEAN[0] for k in range(3)}
+widgets.drawing_explorer(lenet.eval(), samples=samples)"""),
 }
+# The widgets built from ipywidgets' sliders and drop-downs; the drawing explorer (an anywidget) has tests of its own.
+SLIDER_WIDGETS = [name for name in WIDGETS if name != "drawing_explorer"]
 SETUP = """\
 import torch
 from torch import nn
+from torch.utils.data import DataLoader
 
-from course_utils import data, models, widgets
+from course_utils import data, models, training, widgets
 from course_utils.device import seed_everything
 
 seed_everything(0)"""
@@ -240,7 +250,7 @@ def _redrawn(widget, before: str, seconds: float = 30) -> bool:
     return False
 
 
-@pytest.mark.parametrize("name", list(WIDGETS))
+@pytest.mark.parametrize("name", SLIDER_WIDGETS)
 def test_widgets_render_and_respond(gallery, name):
     page, cells = gallery
     cell = cells[name]
@@ -277,7 +287,7 @@ def _keyboard_choice(focus: dict) -> list[str]:
     return ["ArrowLeft" if focus["now"] >= focus["max"] else "ArrowRight"]
 
 
-@pytest.mark.parametrize("name", list(WIDGETS))
+@pytest.mark.parametrize("name", SLIDER_WIDGETS)
 def test_every_widget_works_with_the_keyboard_alone(gallery, name):
     """From the widget itself, Tab reaches each of its controls in turn (drop-downs and sliders) and a key
     changes it (a letter picks a drop-down's choice, an arrow moves a slider); each time the figure redraws.
@@ -319,6 +329,134 @@ def test_jupyterlab_with_every_widget_open_meets_wcag_aa(gallery):
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "accessibility_jupyterlab.txt").write_text("\n".join(barriers) + "\n", encoding="utf-8")
     assert barriers == [], f"{len(barriers)} WCAG 2.1 AA violations (axe-core): " + "; ".join(barriers[:12])
+
+
+# ----------------------------------------------------------------------------- the drawing explorer
+ONE = [(140 + 8 * t / 20, 40 + 200 * t / 20) for t in range(21)]  # canvas pixels: a slightly slanted stroke down
+ZERO = [(140 + 60 * math.sin(math.pi * t / 20), 140 - 95 * math.cos(math.pi * t / 20)) for t in range(41)]  # an oval
+
+
+def _explorer(gallery):
+    page, cells = gallery
+    root = cells["drawing_explorer"].query_selector(".course-drawing")
+    assert root is not None, "the drawing explorer did not render (is anywidget's JupyterLab extension installed?)"
+    root.scroll_into_view_if_needed()
+    return page, root
+
+
+def _draw(page, root, points) -> None:
+    """Draw one stroke with the mouse through `points` (canvas pixels), then wait for the answer to the last of it."""
+    pad = root.query_selector(".course-drawing-pad")
+    box = pad.bounding_box()
+    scale = box["width"] / 280
+
+    def at(point):
+        return box["x"] + point[0] * scale, box["y"] + point[1] * scale
+
+    page.mouse.move(*at(points[0]))
+    page.mouse.down()
+    for point in points[1:]:
+        page.mouse.move(*at(point), steps=2)
+    page.mouse.up()
+    _settled(root)
+
+
+def _settled(root, seconds: float = 20) -> None:
+    """Until the widget has shown the answer to its last request and nothing waits."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if root.get_attribute("data-waiting") == "0":
+            time.sleep(0.5)
+            return
+        time.sleep(0.2)
+    pytest.fail("the drawing explorer did not answer within 20 s")
+
+
+def _map_picture(root, stage: str, channel: int) -> str:
+    return root.evaluate(f"r => r.querySelector('canvas[data-stage={stage}][data-channel=\"{channel}\"]').toDataURL()")
+
+
+def test_drawing_a_one_then_a_zero_changes_the_prediction_and_the_maps(gallery):
+    """In JupyterLab, with the mouse: a 1 drawn on the canvas, then (after Clear) a 0. The network's answer
+    changes from 1 to 0 and the feature maps redraw; the view follows the pen (several updates per stroke).
+    The times from stroke to redraw, measured in the browser, go to test-artifacts/drawing_timing.txt."""
+    page, root = _explorer(gallery)
+    assert "Draw a digit" in root.inner_text()
+    _draw(page, root, ONE)
+    first = root.get_attribute("data-predicted")
+    maps_one = _map_picture(root, "conv1", 0)
+    updates_for_one = len(root.get_attribute("data-times").split(","))
+    assert first == "1", f"the drawn 1 was read as {first!r}"
+    assert updates_for_one >= 3, f"only {updates_for_one} update(s) while drawing a stroke of 20 moves"
+    ARTIFACTS.mkdir(exist_ok=True)
+    root.screenshot(path=str(ARTIFACTS / "drawing_explorer_one.png"))
+    root.query_selector("button:text-is('Clear')").click()
+    _settled(root)
+    assert root.get_attribute("data-predicted") == ""
+    _draw(page, root, ZERO)
+    assert root.get_attribute("data-predicted") == "0", f"the drawn 0 was read as {root.get_attribute('data-predicted')!r}"
+    assert _map_picture(root, "conv1", 0) != maps_one, "the feature maps did not redraw"
+    root.screenshot(path=str(ARTIFACTS / "drawing_explorer_zero.png"))
+    times = sorted(int(t) for t in root.get_attribute("data-times").split(","))
+    arrived = sorted(int(t) for t in root.get_attribute("data-arrived").split(","))
+    python = sorted(float(t) for t in root.get_attribute("data-python").split(","))
+    (ARTIFACTS / "drawing_timing.txt").write_text(
+        f"stroke to redraw, in the browser (JupyterLab, headless Chromium), {len(times)} updates: "
+        f"median {times[len(times) // 2]} ms, 90th percentile {times[int(0.9 * (len(times) - 1))]} ms, "
+        f"slowest {times[-1]} ms; of which the answer's arrival from the kernel, median {arrived[len(arrived) // 2]} ms "
+        f"(Python's own work on it: median {python[len(python) // 2]:.0f} ms)\n",
+        encoding="utf-8")
+
+
+def test_clicking_a_map_of_the_drawing_explorer_explains_its_number(gallery):
+    page, root = _explorer(gallery)
+    if not root.get_attribute("data-predicted"):
+        _draw(page, root, ZERO)
+    target = root.query_selector("canvas[data-stage=conv2][data-channel='3']")
+    box = target.bounding_box()
+    target.click(position={"x": box["width"] * 0.45, "y": box["height"] * 0.55})  # the pixel at row 5, column 4 of 10x10
+    image = page.wait_for_selector(".course-drawing-explanation", timeout=20_000)
+    alt = image.get_attribute("alt")
+    assert alt.startswith("conv2 map 3, row 5, column 4:") and "The network's own value" in alt, alt
+    total, value = (float(x) for x in re.findall(r"that is (-?\d+\.\d+), and after the ReLU (-?\d+\.\d+)", alt)[0])
+    shown = float(re.search(r"own value: (-?\d+\.\d+)", alt).group(1))
+    assert abs(max(total, 0) - shown) < 2e-3 and abs(value - shown) < 2e-3, alt
+    # the receptive field is outlined on the input, in the explorer's green
+    outlined = root.evaluate("""r => { const c = r.querySelector('.course-drawing-seen'), d = c.getContext('2d')
+        .getImageData(0, 0, c.width, c.height).data; let n = 0;
+        for (let p = 0; p < d.length; p += 4) if (d[p] === 0x1b && d[p + 1] === 0x9e && d[p + 2] === 0x77) n++; return n; }""")
+    assert outlined >= 4 * 13, f"the receptive field's outline has {outlined} pixels on the input"
+    ARTIFACTS.mkdir(exist_ok=True)
+    root.screenshot(path=str(ARTIFACTS / "drawing_explorer_explained.png"))
+
+
+def test_the_drawing_explorer_works_with_the_keyboard_alone(gallery):
+    """Tab reaches Clear and Sample digit; a sample digit chosen from the keyboard (Space opens the list, an
+    arrow picks, Enter takes it, as for the other widgets' drop-downs) is shown and read by the network;
+    Enter on Clear empties the view."""
+    page, root = _explorer(gallery)
+    root.evaluate("r => { r.tabIndex = -1; r.focus(); }")
+    reached = []
+    for _ in range(6):
+        page.keyboard.press("Tab")
+        reached.append(root.evaluate("r => { const e = document.activeElement; return r.contains(e) ? "
+                                     "e.tagName + ':' + (e.textContent || e.getAttribute('aria-label')).slice(0, 20) : ''; }"))
+        if reached[-1].startswith("SELECT"):
+            break
+    assert reached[0] == "BUTTON:Clear" and reached[-1].startswith("SELECT"), reached
+    for key in ("Space", "ArrowDown", "Enter"):
+        page.keyboard.press(key)
+    assert root.query_selector("select").evaluate("s => s.value") == "0"
+    deadline = time.time() + 20
+    while not root.get_attribute("data-predicted") and time.time() < deadline:
+        time.sleep(0.2)
+    assert root.get_attribute("data-predicted"), "choosing a sample digit with the keyboard showed nothing"
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Enter")
+    _settled(root)
+    assert root.get_attribute("data-predicted") == "" and "Draw a digit" in root.inner_text()
+    used = "Tab to Clear, Tab to Sample digit, Space ArrowDown Enter (a sample), Shift+Tab, Enter (Clear)"
+    (ARTIFACTS / "keyboard_only_drawing_explorer.txt").write_text(f"drawing_explorer: {used}\n", encoding="utf-8")
 
 
 def _walk_live_deck(page, name: str) -> None:

@@ -46,8 +46,9 @@ def test_setup_notebook_takes_the_colab_path(tmp_path):
 
 
 def test_the_package_carries_the_photos_and_the_exercise_bank(tmp_path):
-    """Build the wheel Colab's pip would build and look inside: the sample photos and the exercises'
-    bank (their hints and hashed answers, which every check cell reads) must be there, and no answer key."""
+    """Build the wheel Colab's pip would build and look inside: the sample photos, the exercises' bank
+    (their hints and hashed answers, which every check cell reads) and the drawing explorer's script and
+    styles must be there, and no answer key."""
     source = tmp_path / "source"  # a copy, so that the build leaves no build/ or egg-info in the clone
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
@@ -63,6 +64,7 @@ def test_the_package_carries_the_photos_and_the_exercise_bank(tmp_path):
     assert photos <= names
     assert "course_utils/images/README.md" in names
     assert "course_utils/exercise_bank.json" in names
+    assert {"course_utils/drawing.js", "course_utils/drawing.css"} <= names  # the drawing explorer's browser half
     assert not any(name.startswith("tools/") for name in names)  # the answer key stays out of the package
 
 

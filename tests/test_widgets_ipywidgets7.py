@@ -1,7 +1,7 @@
 """The widgets also work under ipywidgets 7.7, the version Colab ships (JupyterLab 4 uses 8).
 
 `make test` installs ipywidgets 7.7 into .venv/ipywidgets7; this test runs the tests that build
-widgets (those of tests/test_widgets.py and tests/test_explain.py named in WIDGET_TESTS) again in a
+widgets (those of tests/test_widgets.py, tests/test_explain.py and tests/test_drawing.py named in WIDGET_TESTS) again in a
 subprocess that imports that copy first. The tests of the plain figure functions do not touch
 ipywidgets and are not repeated.
 """
@@ -15,7 +15,7 @@ import pytest
 from helpers import ROOT
 
 SIDE_FOLDER = Path(sys.prefix) / "ipywidgets7"
-WIDGET_TESTS = "stepper or calculator or explorer or unknown_example"
+WIDGET_TESTS = "stepper or calculator or explorer or unknown_example"  # the drawing explorer's tests say "explorer" too
 
 
 @pytest.mark.skipif(not (SIDE_FOLDER / "ipywidgets").is_dir(),
@@ -25,8 +25,9 @@ def test_widget_tests_pass_under_ipywidgets_7():
     version = subprocess.run([sys.executable, "-c", "import ipywidgets; print(ipywidgets.__version__)"],
                              capture_output=True, text=True, env=env, check=True).stdout.strip()
     assert version.startswith("7.7"), f"expected ipywidgets 7.7 from {SIDE_FOLDER}, got {version}"
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_widgets.py",
-                          "tests/test_explain.py", "-k", WIDGET_TESTS], capture_output=True, text=True, env=env, cwd=ROOT)
+    files = ["tests/test_widgets.py", "tests/test_explain.py", "tests/test_drawing.py"]
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *files, "-k", WIDGET_TESTS],
+                         capture_output=True, text=True, env=env, cwd=ROOT)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     summary = run.stdout.splitlines()[-1]
     assert " passed" in summary, summary
