@@ -109,7 +109,12 @@ function render({ model, el }) {
 
   pad.addEventListener("pointerdown", event => {
     event.preventDefault();
-    if (model.get("view").source === "sample") { strokes = []; blank(); }
+    if (model.get("view").source === "sample") {  // drawing anew over a sample digit: the sample goes
+      strokes = [];
+      blank();
+      sample.value = "-1";
+      model.set("sample", -1);
+    }
     pad.setPointerCapture(event.pointerId);
     drawing = true;
     strokes.push([where(event)]);
@@ -136,6 +141,7 @@ function render({ model, el }) {
     strokes = [];
     blank();
     sample.value = "-1";
+    model.set("sample", -1);  // so that the same sample can be chosen again
     send();
   });
   sample.addEventListener("change", () => {

@@ -563,3 +563,30 @@ def test_live_slideshow_shows_working_widgets(presented, browser):
     saved = ROOT / ".present" / "notebooks" / f"{PRESENTED}.ipynb"
     assert saved.exists() and '"image/png"' in saved.read_text(), "saving did not write the presented copy"
     page.close()
+
+
+def test_the_drawing_explorer_works_on_a_live_slide(lab, gallery):
+    """The gallery presented as a live deck (jupyterlab-slideshow, as `make present` shows a notebook),
+    opened at the drawing explorer's cell: its canvas is on the slide, and a 1 drawn there is read."""
+    base, token = lab
+    page, root = _explorer(gallery)
+    try:
+        # its cell becomes the current one, where the deck opens (a real click there lands on JupyterLab's output overlay)
+        root.query_selector(".course-drawing-caption").dispatch_event("mousedown", {"button": 0, "bubbles": True})
+        page.query_selector(".jp-NotebookPanel-toolbar [data-command='deck:toggle']").click()
+        page.wait_for_selector("body[data-jp-deck-mode='presenting']", state="attached", timeout=20_000)
+        page.wait_for_selector(".jp-deck-mod-onscreen .course-drawing-pad", state="visible", timeout=20_000)
+        root.query_selector("button:text-is('Clear')").evaluate("b => b.click()")
+        _settled(root)
+        pad = root.query_selector(".course-drawing-pad").bounding_box()
+        on_top = page.evaluate(f"() => document.elementFromPoint({pad['x'] + 140}, {pad['y'] + 140}).className")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "present_drawing_explorer.png"))
+        assert on_top == "course-drawing-pad", f"on the slide, {on_top!r} lies over the drawing area"
+        _draw(page, root, ONE)
+        read = root.get_attribute("data-predicted")
+        assert read == "1", f"on the slide, the drawn 1 was read as {read!r}"
+        page.screenshot(path=str(ARTIFACTS / "present_drawing_explorer.png"))
+    finally:
+        page.keyboard.press("Escape")
+        _deck_off(base, token)
