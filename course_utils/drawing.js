@@ -247,7 +247,7 @@ function render({ model, el }) {
       ink.imageSmoothingEnabled = false;
       ink.drawImage(small, 0, 0, side, side);
     }
-    if (view.stale) field = null;
+    field = null;  // a new view: the explanation of the last one (and its outline) is gone
     if (!(view.stages || []).length) { stages.replaceChildren(); built = ""; }
     showSeen(view);
     showBars(view);

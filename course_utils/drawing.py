@@ -16,6 +16,7 @@ The widget itself is `widgets.drawing_explorer`; its browser half is drawing.js 
 from __future__ import annotations
 
 import math
+import textwrap
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -252,8 +253,7 @@ def explain_value(model: nn.Module, picture, stage: str, channel: int, row: int,
     result: dict[str, Any] = {"picture": np.asarray(_grey(picture, "picture"), dtype=np.float32),
                               "stage": chosen.name, "layer": chosen.layer, "channel": channel, "row": row, "col": col,
                               "value": float(maps[channel, row, col]), "patch": patch,
-                              "field": _window_to_input(stages, index, row, row, col, col),
-                              "input_size": below.shape[1:], "window": (top - p[0], left - p[1], k[0], k[1])}
+                              "field": _window_to_input(stages, index, row, row, col, col)}
     if isinstance(module, nn.Conv2d):
         kernel = module.weight[channel].detach().cpu().double().numpy()
         bias = float(module.bias[channel].detach()) if module.bias is not None else 0.0
@@ -333,7 +333,7 @@ def explanation_figure(explanation: dict[str, Any]):
     axes[0].set_axis_off()
     for ax, (matrix, title, cmap) in zip(axes[1:], panels):
         show_matrix(np.round(matrix, 2), ax=ax, title=title, cmap=cmap, fmt="{:.2f}" if matrix.size <= 25 else None)
-    fig.suptitle("\n".join(_wrap(explanation_text(e), 90)), fontsize="medium")
+    fig.suptitle("\n".join(textwrap.wrap(explanation_text(e), 90)), fontsize="medium")
     fig.tight_layout()
     return fig
 
@@ -349,9 +349,3 @@ def explanation_text(explanation: dict[str, Any]) -> str:
                 f"{max(e['total'], 0):.3f}. The network's own value: {e['value']:.3f}.")
     size = "x".join(map(str, e["patch"].shape))
     return f"{where}: the largest number of its {size} window, {e['total']:.3f}. The network's own value: {e['value']:.3f}."
-
-
-def _wrap(text: str, width: int) -> list[str]:
-    import textwrap
-
-    return textwrap.wrap(text, width)

@@ -524,7 +524,7 @@ def _drawing_view(view: dict, request: int, source: str, message: str) -> dict:
     return {"request": request, "source": source, "side": drawing.SIDE,
             "picture": np.round(view["picture"], 3).ravel().tolist(), "saliency": np.round(saliency, 3).ravel().tolist(),
             "probabilities": np.round(view["probabilities"].astype(float), 4).tolist(), "predicted": predicted,
-            "classes": view["classes"], "stages": stages, "stale": True,
+            "classes": view["classes"], "stages": stages,
             "message": message or f"The network says {view['classes'][predicted]} "
                                   f"({view['probabilities'][predicted]:.0%}). Click a feature map to explain one of its numbers."}
 
@@ -568,7 +568,7 @@ def _drawing_widget_class():
             self.selected = {}
             self.explanation = {}
             if picture is None:
-                self.view = {"request": request, "source": source, "side": drawing.SIDE, "stale": True,
+                self.view = {"request": request, "source": source, "side": drawing.SIDE,
                              "message": "Draw a digit in the box (mouse, pen or finger), or choose a sample digit."}
                 return
             view = _drawing_view(drawing.network_view(self._model, picture, self._classes), request, source, "")
@@ -582,7 +582,7 @@ def _drawing_widget_class():
                 picture = drawing.like_mnist(drawing.rasterise(strokes, self.canvas, self.pen)) if strokes else None
                 self._update("drawing", picture, change["new"])
             except ValueError as error:  # an empty drawing (a tap outside the box), say: said, not raised
-                self.view = {"request": change["new"], "source": "drawing", "side": drawing.SIDE, "stale": True,
+                self.view = {"request": change["new"], "source": "drawing", "side": drawing.SIDE,
                              "message": str(error)}
 
         def _sampled(self, change) -> None:
