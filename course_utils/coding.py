@@ -293,6 +293,28 @@ def _bn_reference(X, gamma, beta, eps):
     return F.batch_norm(X, None, None, gamma, beta, training=True, eps=eps)
 
 
+# -- 11: ShuffleNet's channel shuffle ------------------------------------------------------------------
+
+def _shuffle_cases(rng: np.random.Generator) -> list[dict]:
+    # never one group, one channel per group, or as many groups as channels per group: for those the shuffle
+    # is the identity or its own inverse, and a function that skips the transpose (or swaps the roles) would pass
+    cases = []
+    for _ in range(CASES):
+        groups = int(rng.integers(2, 5))
+        per_group = int(rng.choice([v for v in range(2, 6) if v != groups]))
+        n, h, w = (int(v) for v in rng.integers(1, 4, size=3))
+        cases.append({"X": rng.normal(size=(n, groups * per_group, h, w)).round(3), "groups": groups})
+    return cases
+
+
+def _shuffle_probe(channel_shuffle: Callable, case: dict) -> Any:
+    return channel_shuffle(torch.tensor(case["X"]), case["groups"])
+
+
+def _shuffle_reference(X, groups):
+    return nn.ChannelShuffle(groups)(X)
+
+
 CODING: dict[str, Coding] = {
     "02.5": Coding(_corr2d_cases, _corr2d_reference,
                    "pad first, then the output has floor((n + 2p - k) / s) + 1 rows; window (i, j) starts at (i*s, j*s)"),
@@ -317,4 +339,7 @@ CODING: dict[str, Coding] = {
     "09.4": Coding(_bn_cases, _bn_reference,
                    "mean and variance over the batch, height and width (dim=(0, 2, 3)), the biased variance "
                    "(unbiased=False), eps inside the square root", probe=_bn_probe, rtol=1e-4, atol=1e-5),
+    "11.4": Coding(_shuffle_cases, _shuffle_reference,
+                   "view the channels as groups x (channels / groups), swap those two axes, and flatten them again "
+                   "(reshape, transpose(1, 2), reshape)", probe=_shuffle_probe),
 }

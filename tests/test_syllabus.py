@@ -21,6 +21,7 @@ from tools import notebooks as nbtools
 
 MAP = yaml.safe_load((ROOT / "syllabus.yml").read_text(encoding="utf-8"))
 ITEMS = MAP["items"]
+BEYOND = MAP["beyond_the_lectures"]
 STATUSES = ("checked", "explained", "left out")
 
 
@@ -126,3 +127,38 @@ def test_the_readme_states_the_map_s_counts():
     total = len(MAP["lectures"])
     lectures = f"all {total} lectures" if len(mapped) == total else f"{len(mapped)} of the {total} lectures"
     assert f"{len(ITEMS)} items" in text and lectures in text, text
+
+
+def test_every_row_beyond_the_lectures_is_complete():
+    for row in BEYOND:
+        assert row.get("topic") and row.get("source"), f"{row}: name the topic and the source it follows"
+        assert row["status"] in ("checked", "explained"), f"{row['topic']}: checked or explained"
+        assert row.get("where"), f"{row['topic']}: say where it is taught"
+        if row["status"] == "checked":
+            assert row.get("values"), f"{row['topic']}: give what the checked output shows"
+
+
+@pytest.mark.parametrize("row", BEYOND, ids=lambda row: row["topic"][:40])
+def test_a_row_beyond_the_lectures_points_at_its_cell_and_output(row):
+    taught = cell(row["where"])
+    if row["status"] == "checked":
+        assert taught.cell_type == "code" and nbtools.CHECK_TAG in taught.metadata.get("tags", []), \
+            f"{row['where']} is not a checked cell"
+        for value in row["values"]:
+            assert value in output_text(taught), f"{row['where']}: {value!r} is not in its stored output"
+
+
+def test_every_checked_cell_of_notebook_11_is_on_the_map():
+    """Notebook 11 teaches nothing from the lectures: each of its checked lesson cells is a row beyond them."""
+    mapped = {row["where"] for row in BEYOND}
+    checked = {f"11#{c.id}" for c in NOTEBOOKS["11"].cells
+               if nbtools.CHECK_TAG in c.metadata.get("tags", []) and "check(" not in c.source}
+    missing = sorted(checked - mapped)
+    assert not missing, f"checked cells of notebook 11 with no row in syllabus.yml's beyond_the_lectures: {missing}"
+
+
+def test_the_readme_states_the_rows_beyond_the_lectures():
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    checked = sum(row["status"] == "checked" for row in BEYOND)
+    assert f"rows of its own there, {len(BEYOND)}, of which {checked} checked" in readme, \
+        f"README.md: the map has {len(BEYOND)} rows beyond the lectures, {checked} checked"

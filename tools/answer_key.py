@@ -187,6 +187,11 @@ KEY: dict[str, Item] = {
     "10.2": Item(lambda: 0.1 * 1024 / 256, "the learning rate grows by the same factor as the batch", decimals=6),
     "10.3": Item(lambda: _sampler_share(10, 3), "every process gets the same number; the sampler rounds up and repeats "
                  "examples to get there"),
+    # 11 Efficient and designed CNNs
+    "11.1": Item(lambda: count_parameters(nn.Conv2d(256, 256, 3, groups=32, bias=False)),
+                 "each filter sees in_channels / groups channels, k x k weights each; there are out_channels filters"),
+    "11.2": Item(lambda: 1 / 256 + 1 / 9, "depthwise k^2 C_in plus pointwise C_in C_out, over C_in C_out k^2", decimals=4),
+    "11.3": Item(lambda: 64 // 8 * 14 * 14, "one example, the channels of one group, and every position of each"),
 }
 
 
