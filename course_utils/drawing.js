@@ -53,9 +53,11 @@ function render({ model, el }) {
   overlay.checked = true;
   overlayLabel.append(overlay, " saliency on the input");
   controls.append(clear, sampleLabel, overlayLabel);
+  const says = element("div", {class: "course-drawing-says"});  // one line across the top: what the network says
   const status = element("p", {class: "course-drawing-status", role: "status", "aria-live": "polite"});
   const timing = element("p", {class: "course-drawing-timing"});
-  left.append(pad, controls, status, timing);
+  says.append(status, timing);
+  left.append(pad, controls);
 
   // --- what the network sees, and what it says
   const middle = element("div", {class: "course-drawing-middle"});
@@ -69,7 +71,7 @@ function render({ model, el }) {
   // --- the feature maps, and one number explained
   const stages = element("div", {class: "course-drawing-stages"});
   const explained = element("div", {class: "course-drawing-explained"});
-  root.append(top, stages, explained);
+  root.append(says, top, stages, explained);
   el.append(root);
 
   const ink = pad.getContext("2d");
@@ -196,7 +198,7 @@ function render({ model, el }) {
     stages.replaceChildren();
     for (const stage of view.stages || []) {
       const figure = element("figure", {class: "course-drawing-stage"});
-      figure.append(element("figcaption", {"data-stage": stage.name}, stage.caption));
+      figure.append(element("figcaption", {"data-stage": stage.name, title: stage.title || ""}, stage.caption));
       const row = element("div", {class: "course-drawing-maps"});
       for (let c = 0; c < stage.channels; c++) {
         const map = element("canvas", {class: "course-drawing-map", "data-stage": stage.name, "data-channel": String(c),

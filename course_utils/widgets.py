@@ -516,8 +516,9 @@ def _drawing_view(view: dict, request: int, source: str, message: str) -> dict:
         channels, height, width = maps.shape
         kind = "convolution + ReLU" if name.startswith("conv") else "max pooling"
         stages.append({"name": name, "channels": channels, "height": height, "width": width, "data": levels,
-                       "low": low, "high": high, "display": int(min(84, max(40, 3 * width))),
-                       "caption": f"{name} ({kind}): {channels} maps of {height}x{width}, black 0, white {high:.2f}"})
+                       "low": low, "high": high, "display": int(min(52, max(36, 2 * width))),
+                       "caption": f"{name}: {channels} x {height}x{width}, 0 to {high:.2f}",
+                       "title": f"{name} ({kind}): {channels} maps of {height}x{width}, black 0, white {high:.2f}"})
     saliency = view["saliency"]
     saliency = saliency / saliency.max() if saliency.max() > 0 else saliency
     predicted = view["predicted"]
@@ -526,7 +527,7 @@ def _drawing_view(view: dict, request: int, source: str, message: str) -> dict:
             "probabilities": np.round(view["probabilities"].astype(float), 4).tolist(), "predicted": predicted,
             "classes": view["classes"], "stages": stages,
             "message": message or f"The network says {view['classes'][predicted]} "
-                                  f"({view['probabilities'][predicted]:.0%}). Click a feature map to explain one of its numbers."}
+                                  f"({view['probabilities'][predicted]:.0%}). Click a map to explain a number."}
 
 
 @functools.cache
