@@ -187,7 +187,7 @@ def _run_all(page, url: str, opened=None) -> None:
         button = page.query_selector(f".jp-Notification-Toast button:has-text('{label}'), .jp-Dialog button:has-text('{label}')")
         if button:
             button.click()
-    prompts = "() => [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')].map(e => e.textContent).join('|')"
+    prompts = "() => [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')].map(e => e.textContent)"
     before = page.evaluate(prompts)
     for _ in range(3):  # on a busy machine the first click can come before the kernel is ready and do nothing
         page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", state="attached", timeout=120_000)
@@ -208,10 +208,9 @@ def _run_all(page, url: str, opened=None) -> None:
                                   " return p.length > 0 && /\\[\\d+\\]/.test(p[p.length - 1].textContent); }")
         if busy == 0 and last_done:
             return
-    prompts = page.evaluate("() => [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')].map(e => e.textContent)")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "run_all_unfinished.png"), full_page=True)
-    pytest.fail(f"the notebook did not finish running within 5 minutes: prompts {prompts}, errors {_errors(page)} "
+    pytest.fail(f"the notebook did not finish running within 5 minutes: prompts {page.evaluate(prompts)}, errors {_errors(page)} "
                 "(screenshot: test-artifacts/run_all_unfinished.png)")
 
 
