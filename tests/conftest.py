@@ -1,4 +1,5 @@
-"""Fixtures shared by several test files: a real browser (test_browser.py, test_slides.py, test_site.py)
+"""Fixtures shared by several test files: a real browser (test_browser.py, test_slides.py, test_site.py),
+the whole website built once with every notebook run (test_site.py, test_slides.py: `make browser-test`)
 and closing the figures a test drew (test_plotting.py, test_widgets.py)."""
 
 from pathlib import Path
@@ -21,6 +22,27 @@ def browser():
         chromium = slide_walk.launch(p)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="session")
+def whole_site(tmp_path_factory):
+    """The whole website, every notebook run in smoke mode without its solutions (a few minutes), built once
+    for the tests marked slow: (the home page, {notebook: its run}). The same runs serve the site's check
+    of every page and the walk of every notebook's exported slideshow."""
+    pytest.importorskip("myst_nb")
+    import nbformat
+
+    from tools import site
+    from tools.notebooks import NOTEBOOKS
+
+    names = [path.stem for path in sorted(NOTEBOOKS.glob("*.ipynb"))]
+    root = tmp_path_factory.mktemp("whole-site")
+    index = site.build(names, out=root / "html", smoke=True, work=root / "work", execute=True)
+    runs = {}
+    for name in names:
+        (path,) = (root / "work" / "executed").glob(f"{name}.smoke.*.ipynb")
+        runs[name] = nbformat.read(path, as_version=4)
+    return index, runs
 
 
 @pytest.fixture

@@ -5,8 +5,9 @@ redraws the figure. Screenshots are saved in test-artifacts/.
 The notebooks themselves run under nbval; here the browser's part is checked: every interactive widget
 the notebooks use, built as the notebook builds it (the same call) in one small gallery notebook, so
 that the slow cells before them (training, pretrained models) are not run a second time (a test
-checks the gallery holds every widget a notebook calls); and notebook 02 run in JupyterLab and
-presented live, as `make present` opens it, with its widgets working on the slides.
+checks the gallery holds every widget a notebook calls); and (marked slow, for `make browser-test`)
+notebook 02 run in JupyterLab and presented live, as `make present` opens it, with its widgets working
+on the slides, and the live decks of four notebooks walked view by view.
 
 Needs Debian's Chromium (/usr/bin/chromium) and the playwright package; `make browser-test`
 installs both and runs these tests. Without them the tests are skipped, and say so.
@@ -533,6 +534,7 @@ def _visible(element) -> bool:
         return e.checkVisibility({visibilityProperty: true}) && r.width > 0 && r.top >= 0 && r.bottom <= innerHeight; }""")
 
 
+@pytest.mark.slow  # 40 s of `make present`: `make browser-test` runs it, `make test` the drawing explorer's deck below
 def test_live_slideshow_shows_working_widgets(presented, browser):
     """Notebook 02 presented live by `make present`: the address it prints opens the notebook with no
     question about news; the stepper slide shows the dropdown and the sliders as controls, and moving a
@@ -611,3 +613,86 @@ def test_the_drawing_explorer_works_on_a_live_slide(lab, gallery):
         page.keyboard.press("Escape")
         _deck_off(base, token)
         page.set_viewport_size({"width": 1400, "height": 1000})
+
+
+# -- under ipywidgets 7.7, Colab's version ---------------------------------------------------------------------------
+# JupyterLab 4's widget manager speaks ipywidgets 8 only, so ipywidgets 7.7 in a browser needs a JupyterLab of its
+# time: `make test` installs JupyterLab 3.6 with jupyterlab_widgets 1.1 and anywidget's extension in .venv/lab3. The
+# kernel is this environment's Python with ipywidgets 7.7 (.venv/ipywidgets7) first on its path, as in
+# tests/test_widgets_ipywidgets7.py.
+LAB3 = Path(sys.prefix) / "lab3" / "bin" / "python"
+IPYWIDGETS7 = Path(sys.prefix) / "ipywidgets7"
+EXPLORER_7 = "drawing_explorer_ipywidgets7.ipynb"
+
+
+@pytest.fixture(scope="module")
+def lab_ipywidgets7(tmp_path_factory):
+    """JupyterLab 3.6 serving one notebook, the drawing explorer built as notebook 06 builds it, with a kernel
+    that imports ipywidgets 7.7: (address, token)."""
+    if not LAB3.exists() or not (IPYWIDGETS7 / "ipywidgets").is_dir():
+        pytest.skip("JupyterLab 3.6 (.venv/lab3) or ipywidgets 7.7 (.venv/ipywidgets7) is not installed: make test installs them")
+    folder = tmp_path_factory.mktemp("lab3")
+    kernel = folder / "jupyter" / "kernels" / "course-ipywidgets7"
+    kernel.mkdir(parents=True)
+    (kernel / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"], "language": "python",
+        "display_name": "Python (ipywidgets 7.7)", "env": {"PYTHONPATH": str(IPYWIDGETS7)}}))
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell(SETUP + "\nimport ipywidgets\nprint('ipywidgets', ipywidgets.__version__)"),
+        nbformat.v4.new_code_cell(WIDGETS["drawing_explorer"][1])])
+    notebook.metadata["kernelspec"] = {"name": "course-ipywidgets7", "display_name": "Python (ipywidgets 7.7)",
+                                       "language": "python"}
+    nbformat.write(notebook, folder / EXPLORER_7)
+    port, token = _free_port(), "course-browser-test-7"
+    env = {**os.environ, "COURSE_SMOKE": "1", "COURSE_OFFLINE": "1", "JUPYTER_PATH": str(folder / "jupyter")}
+    log = open(folder / "lab.log", "w")
+    server = subprocess.Popen(
+        [str(LAB3), "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
+         f"--IdentityProvider.token={token}", "--allow-root", f"--ServerApp.root_dir={folder}", "--LabApp.news_url=",
+         f"--LabApp.user_settings_dir={folder / 'settings'}", f"--LabApp.workspaces_dir={folder / 'workspaces'}"],
+        stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        for _ in range(120):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail(f"JupyterLab 3.6 did not start; see {folder / 'lab.log'}")
+        yield f"http://127.0.0.1:{port}", token
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        log.close()
+
+
+def test_the_drawing_explorer_works_under_ipywidgets_7(lab_ipywidgets7, browser):
+    """The Colab rerun in a browser: in JupyterLab 3.6 with ipywidgets 7.7 in the kernel, a 1 and then a 0 drawn
+    with the mouse are read as 1 and 0, the feature maps redraw, and a click on a map explains its number."""
+    base, token = lab_ipywidgets7
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        _run_all(page, f"{base}/lab/tree/{EXPLORER_7}?reset&token={token}")
+        assert _errors(page) == []
+        assert "ipywidgets 7.7." in page.inner_text(".jp-Notebook"), "the kernel does not run ipywidgets 7.7"
+        root = page.wait_for_selector(".course-drawing", timeout=30_000)
+        root.scroll_into_view_if_needed()
+        _draw(page, root, ONE)
+        assert root.get_attribute("data-predicted") == "1", f"the drawn 1 was read as {root.get_attribute('data-predicted')!r}"
+        maps_one = _map_picture(root, "conv1", 0)
+        root.query_selector("button:text-is('Clear')").click()
+        _settled(root)
+        assert root.get_attribute("data-predicted") == ""
+        _draw(page, root, ZERO)
+        assert root.get_attribute("data-predicted") == "0", f"the drawn 0 was read as {root.get_attribute('data-predicted')!r}"
+        assert _map_picture(root, "conv1", 0) != maps_one, "the feature maps did not redraw"
+        target = root.query_selector("canvas[data-stage=conv2][data-channel='3']")
+        box = target.bounding_box()
+        target.click(position={"x": box["width"] * 0.45, "y": box["height"] * 0.55})
+        alt = page.wait_for_selector(".course-drawing-explanation", timeout=20_000).get_attribute("alt")
+        assert alt.startswith("conv2 map 3, row 5, column 4:") and "The network's own value" in alt, alt
+        ARTIFACTS.mkdir(exist_ok=True)
+        root.screenshot(path=str(ARTIFACTS / "drawing_explorer_ipywidgets7.png"))
+    finally:
+        page.close()

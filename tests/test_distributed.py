@@ -6,6 +6,9 @@
 - A process killed mid-run makes torchrun stop with an error that names it, and the checkpoint of the
   last finished epoch still loads.
 - `python -m course_utils.train` and `settings.distributed` (torchrun's variables), without processes.
+
+The first three start torchrun and several processes that import torch (half a minute): they are marked
+slow (`make slow-test`, which CI runs after `make test`); notebook 10 runs torchrun in `make test`.
 """
 
 import contextlib
@@ -75,6 +78,7 @@ def runs(tmp_path_factory):
     return folder, output, resumed.getvalue()
 
 
+@pytest.mark.slow
 def test_two_processes_average_the_gradients_like_one_process_with_the_combined_batch(runs):
     folder, output, _ = runs
     assert "Training on 2 processes (gloo): 8 examples per process and step, 16 in all." in output
@@ -89,6 +93,7 @@ def test_two_processes_average_the_gradients_like_one_process_with_the_combined_
     assert not _same(_weights(folder / "one_small.pt")[2], one), "the control should differ: twice the steps, half the batch"
 
 
+@pytest.mark.slow
 def test_checkpoints_resume_with_another_number_of_processes(runs):
     folder, output, resumed = runs
     assert "Resuming from one_then_two.pt: 2 epoch(s) done, training epochs 3 to 3; SGD's state from the checkpoint" in output
@@ -124,6 +129,7 @@ def _rank_of(pid: int) -> int | None:
     return None
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the worker processes through /proc (Linux)")
 def test_a_killed_process_stops_the_run_with_an_error_and_the_checkpoint_still_loads(tmp_path):
     checkpoint = tmp_path / "run.pt"

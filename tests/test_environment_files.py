@@ -187,6 +187,7 @@ def test_make_test_and_ci_install_from_the_full_lock(tmp_path):
     assert all("--constraint constraints/lock" in line for line in installs), installs
     assert any("--constraint constraints/lock.txt" in line and "[lab,test,slides,site,tools]" in line for line in installs)
     assert any("--constraint constraints/lock-ipywidgets7.txt" in line and "ipywidgets==7.7" in line for line in installs)
+    assert any("--constraint constraints/lock-lab3.txt" in line and "jupyterlab==3.6" in line for line in installs)
     assert "make test" in (ROOT / ".ci" / "run").read_text()
 
 
@@ -213,6 +214,11 @@ def test_every_package_of_this_environment_is_pinned_in_the_lock():
     side = Path(sys.prefix) / "ipywidgets7"
     if side.is_dir():
         assert lock.unpinned(lock.installed([str(side)]), lock.read(lock.SIDE_LOCK)) == []
+    lab3 = sorted((Path(sys.prefix) / "lab3").glob("lib/python3*/site-packages"))
+    if lab3:
+        assert lock.unpinned(lock.installed([str(lab3[0])]), lock.read(lock.LAB3_LOCK)) == []
+        # the drawing explorer's front end there is the one of the kernel's anywidget
+        assert lock.read(lock.LAB3_LOCK)["anywidget"] == lock.read(lock.LOCK)["anywidget"]
 
 
 def test_the_lock_check_finds_a_package_that_is_not_pinned():

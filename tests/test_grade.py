@@ -216,7 +216,9 @@ def graded(tmp_path_factory):
         "ben": hand_in({1: "answer = -1", 6: RIGHT_6.replace(" / size**2", "")}),
         "cy": hand_in({1: "answer = -1", 2: "answer = = 3"}, checks={1: "check('03.1', answer, answer)"}),
         "dee": hand_in({1: "import os\nos._exit(1)"}),
-        "eve": hand_in({1: "while True:\n    pass"}),
+        # an endless loop: the time limit is wall-clock, so a loop that sleeps reaches it as one that spins does,
+        # without taking a core from the hand-in graded beside it (and from the other tests) for its 20 s
+        "eve": hand_in({1: "import time\nwhile True:\n    time.sleep(0.2)"}),
         # an id cell with a classmate's id: the folder's name decides, and the status says so
         "fay": editions.with_student(hand_in({1: RIGHT_1}), "ada"),
         # ada's values, copied by a classmate whose numbers differ
@@ -404,6 +406,7 @@ def test_the_sandbox_s_user_has_a_name(tmp_path):
     assert done.stdout.split() == ["student", "/home/student/.cache/torchinductor"]
 
 
+@pytest.mark.slow  # three processes that import torch, in the sandbox: `make slow-test`
 @needs_sandbox
 def test_torchrun_works_inside_the_sandbox(tmp_path):
     """Graded on its own, with a longer limit than the others: torchrun starts three Pythons that each

@@ -4,6 +4,8 @@ One build of the home page and two chapters (notebook 00 run in smoke mode for i
 notebook 03 as stored for its formulas, which need no run) is checked file by file (every
 internal link and anchor resolves, no page loads from the network, no solution is published) and
 then in headless Chromium with the network off: the maths is typeset and the figures are drawn.
+Those builds are tests marked slow (Sphinx, a notebook run and Chromium: `make browser-test`, which
+CI runs after `make test`), with the whole site checked page by page; `make test` runs the rest.
 """
 
 import re
@@ -51,6 +53,7 @@ def built(tmp_path_factory):
     return index.parent
 
 
+@pytest.mark.slow
 def test_the_home_page_is_the_readme_with_every_chapter_in_order(built):
     page = (built / "index.html").read_text(encoding="utf-8")
     assert "Open in Colab" in page or "Open In Colab" in page
@@ -61,6 +64,7 @@ def test_the_home_page_is_the_readme_with_every_chapter_in_order(built):
     assert "https://github.com/cnn-course/cnn-course/blob/main/BENCHMARKS.md" in page
 
 
+@pytest.mark.slow
 def test_every_internal_link_and_anchor_resolves(built):
     pages = sorted(p for p in built.rglob("*.html") if "_static" not in p.parts)  # _static: the theme's templates
     ids = {page: _parse(page).ids for page in pages}
@@ -78,11 +82,13 @@ def test_every_internal_link_and_anchor_resolves(built):
     assert not broken, f"{len(broken)} broken links: {broken[:8]}"
 
 
+@pytest.mark.slow
 def test_no_page_loads_from_the_network(built):
     for page in built.rglob("*.html"):
         assert not site.remote_loads(page.read_text(encoding="utf-8")), page.name
 
 
+@pytest.mark.slow
 def test_the_public_site_has_no_solution(built):
     for name in CHAPTERS:
         nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
@@ -93,6 +99,7 @@ def test_the_public_site_has_no_solution(built):
         assert "Exercises" in page
 
 
+@pytest.mark.slow
 def test_chapters_show_maths_and_figures_offline(built, browser):
     context = browser.new_context(offline=True, viewport={"width": 1280, "height": 900})
     page = context.new_page()
@@ -139,6 +146,7 @@ def test_chapters_show_maths_and_figures_offline(built, browser):
     assert not errors, errors[:3]
 
 
+@pytest.mark.slow
 def test_the_build_writes_nothing_beside_the_site_folder(built):
     assert sorted(p.name for p in built.parent.iterdir()) == ["html", "work"]
 
@@ -163,11 +171,11 @@ def test_printed_paths_of_the_machine_are_shortened(tmp_path):
 
 
 @pytest.mark.slow
-def test_every_chapter_of_the_whole_site_meets_wcag_aa(tmp_path, browser):
-    """The whole site, every notebook run in smoke mode (a few minutes: `make browser-test` runs it, `make
-    test` checks the home page and two chapters above): axe-core's WCAG 2.1 A/AA check of every page."""
-    names = [path.stem for path in sorted(NOTEBOOKS.glob("*.ipynb"))]
-    index = site.build(names, out=tmp_path / "html", smoke=True, work=tmp_path / "work", execute=True)
+def test_every_chapter_of_the_whole_site_meets_wcag_aa(whole_site, browser):
+    """The whole site, every notebook run in smoke mode (a few minutes; the runs also give every notebook's
+    slideshow in tests/test_slides.py): axe-core's WCAG 2.1 A/AA check of every page."""
+    index, runs = whole_site
+    names = list(runs)
     context = browser.new_context(offline=True, viewport={"width": 1280, "height": 900})
     page = context.new_page()
     barriers, unexplained = [], []

@@ -345,7 +345,7 @@ def test_an_unknown_theme_is_refused_with_the_choices(tmp_path, capsys):
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     """One notebook run in smoke mode and exported, as `make slides SMOKE=1` does. (Every notebook's slideshow
-    is built from its nbval run and walked there: see conftest.py.)"""
+    is walked at the end of this file.)"""
     out = tmp_path_factory.mktemp("slides")
     assert slides.main(["--smoke", "--out", str(out), EXECUTED]) == 0
     return out
@@ -361,8 +361,9 @@ def _open_offline(browser, page_path: Path):
     return slide_walk.open_offline(browser, page_path, keep_off=keep_off_the_network)
 
 
-# Every notebook's slideshow, with its figures, is walked after the notebook's nbval run (conftest.py); this
-# one is the slideshow of `make slides SMOKE=1` itself, its widget's figure included.
+# The slideshow of `make slides SMOKE=1` itself, its widget's figure included (it runs notebook 02 once more:
+# marked slow, as the walk of every notebook's slideshow at the end of this file).
+@pytest.mark.slow
 def test_the_exported_slideshow_opens_with_no_network_and_fits_the_screen(exported, browser):
     path = exported / f"{EXECUTED}.slides.html"
     context, page, trouble = _open_offline(browser, path)
@@ -387,6 +388,7 @@ def test_the_exported_slideshow_opens_with_no_network_and_fits_the_screen(export
         context.close()
 
 
+@pytest.mark.slow
 def test_slides_leave_out_the_solutions_but_keep_the_exercises(exported, tmp_path):
     from tools import editions
 
@@ -401,6 +403,7 @@ def test_slides_leave_out_the_solutions_but_keep_the_exercises(exported, tmp_pat
     assert marker in (tmp_path / f"{NOTEBOOK_PATHS[0].stem}.slides.html").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_executed_slides_show_formulas_figures_and_the_widget_figure(exported, browser):
     context, page, trouble = _open_offline(browser, exported / f"{EXECUTED}.slides.html")
     try:
@@ -473,3 +476,55 @@ def test_the_figure_measure_follows_the_presentation_style():
     smallest_pt = min(PRESENTATION_STYLE[key] for key in slides.PRESENTATION_KEYS if key.endswith("size") and "marker" not in key)
     assert slide_walk.figure_label_px() == pytest.approx(smallest_pt * slide_walk.FIGURE_DPI / 72)
     assert slide_walk.smallest_figure_scale() * slide_walk.figure_label_px() == pytest.approx(slide_walk.SMALLEST_FIGURE_TEXT)
+
+
+# -- every notebook's slideshow, from the whole site's runs (`make browser-test`) ----------------------------------
+# Each notebook's slideshow, exported as `make slides SMOKE=1` exports it from the smoke-mode run the whole
+# website's build made (solutions left out, figures and widgets' figures included), then walked in headless
+# Chromium at 1280x720 (tools/slide_walk.py). Marked slow: twelve walks are two minutes of browser work
+# (`make slow-test`, which CI runs after `make test`; `make test` checks the walk itself on made-up slides).
+# The slides that were the worst before the breaks were planned, kept as screenshots: (notebook, cell id).
+SCREENSHOTS = {"07_training_dogs_vs_cats": "cell-022-outputs-1", "09_after_resnet": "f20d0631",
+               "10_beyond_one_machine": "1f110363-outputs-1"}
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory):
+    """A folder with reveal.js and MathJax copied into it once, for the slideshows written there."""
+    folder = tmp_path_factory.mktemp("walked")
+    slides.copy_assets(folder)
+    return folder
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [path.stem for path in NOTEBOOK_PATHS])
+def test_every_notebook_s_slideshow_fits_the_screen(whole_site, assets, name):
+    from tools import editions
+    from tools import notebooks as nbtools
+
+    if not slide_walk.browser_available():
+        pytest.skip("the slide walk needs playwright and Chromium (make browser-test installs them)")
+    nb = nbformat.from_dict(whole_site[1][name])
+    nb.metadata["course_slides"] = {"mode": "smoke"}
+    page, _ = slides.prepare_and_export(nb)
+    path = assets / f"{name}.slides.html"
+    path.write_text(page, encoding="utf-8")
+    report = slide_walk.check_slideshow(path, name, screenshots={
+        SCREENSHOTS[name]: ARTIFACTS / f"slides_{name}_worst_before.png"} if name in SCREENSHOTS else {},
+        title_screenshot=ARTIFACTS / f"slides_{name}_title.png")
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / f"slides_{name}_fit.txt").write_text(report["summary"] + "\n", encoding="utf-8")
+    unexplained = [cell.id for cell in nb.cells if cell.cell_type == "code" and not nbtools.alt_text(cell)
+                   and any("image/png" in output.get("data", {}) for output in cell.outputs)]
+    assert not unexplained, (f"{name}: cells that draw a figure with no text alternative (mystnb.image.alt in the "
+                             f"cell's metadata): {unexplained}")
+    missing = [e.number for e in editions.exercises(nb) if f"<strong>{e.number}.</strong>" not in page]
+    assert not missing, f"{name}: exercises {missing} are not on the slides"
+    assert "<strong>Solution" not in page, f"{name}: a worked solution is on the slides"
+    expected = sum(c.metadata.get("slideshow", {}).get("slide_type") == "slide" for c in nb.cells)
+    assert report["slides"] == expected, f"{name}: {report['slides']} slides, the notebook has {expected}"
+    assert report["trouble"] == [], f"{name}: {report['trouble']}"
+    assert report["accessibility"] == [], (f"{name}: the slides break WCAG 2.1 AA (axe-core): "
+                                           + "; ".join(report["accessibility"][:10]))
+    assert report["problems"] == [], (f"{name}: {len(report['problems'])} of {report['count']} slides do not fit a "
+                                      "1280x720 screen at full size: " + "; ".join(report["problems"]))

@@ -1,12 +1,13 @@
 """The lock of `make test`'s environment: the exact version of every package it installs.
 
 `make lock` installs the test environment afresh (with constraints/ci.txt's choices: torch,
-torchvision, ruff) and calls this module to write what got installed to constraints/lock.txt, and the
-copy of ipywidgets 7.7 the tests keep beside it to constraints/lock-ipywidgets7.txt. `make test` and
+torchvision, ruff) and calls this module to write what got installed to constraints/lock.txt, the
+copy of ipywidgets 7.7 the tests keep beside it to constraints/lock-ipywidgets7.txt, and the JupyterLab 3.6
+environment beside it (.venv/lab3: ipywidgets 7's widget manager in a browser) to constraints/lock-lab3.txt. `make test` and
 CI install with those files as constraints, so a new release of any package changes nothing until the
 lock is refreshed. Students and Colab install with pyproject.toml's lower bounds, not the lock.
 
-    python -m tools.lock write VENV_PYTHON [SIDE_FOLDER]   # what make lock runs
+    python -m tools.lock write VENV_PYTHON [SIDE_FOLDER [LAB3_PYTHON]]   # what make lock runs
     python -m tools.lock check                             # this environment against the lock
 """
 
@@ -24,6 +25,7 @@ from packaging.utils import canonicalize_name
 ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "constraints" / "lock.txt"
 SIDE_LOCK = ROOT / "constraints" / "lock-ipywidgets7.txt"
+LAB3_LOCK = ROOT / "constraints" / "lock-lab3.txt"
 # pip comes with the virtual environment (ensurepip), not from an install the lock could steer.
 NOT_LOCKED = {"pip", "course-utils"}
 HEADER = """\
@@ -69,7 +71,7 @@ def _listing(python: str, *args: str) -> dict[str, str]:
     return {canonicalize_name(p["name"]): p["version"] for p in json.loads(done.stdout)}
 
 
-def write(python: str, side: str | None = None) -> None:
+def write(python: str, side: str | None = None, lab3: str | None = None) -> None:
     described = subprocess.run([python, "-c", "import platform; print(platform.python_version(), platform.system(), "
                                 "platform.machine())"], capture_output=True, text=True, check=True).stdout.split()
     header = HEADER.format(python=described[0], system=described[1], machine=described[2])
@@ -82,11 +84,18 @@ def write(python: str, side: str | None = None) -> None:
                              "# .venv/ipywidgets7 for tests/test_widgets_ipywidgets7.py. Written by `make lock`.\n"
                              + "".join(f"{name}=={v}\n" for name, v in sorted(side_pins.items())), encoding="utf-8")
         print(f"lock: {len(side_pins)} packages pinned in {SIDE_LOCK.relative_to(ROOT)}")
+    if lab3:
+        lab3_pins = {name: v for name, v in _listing(lab3).items() if name not in NOT_LOCKED}
+        LAB3_LOCK.write_text("# JupyterLab 3.6 with ipywidgets 7's widget manager (jupyterlab_widgets 1.1) and anywidget's extension,\n"
+                             "# installed beside the test environment in .venv/lab3 for the drawing explorer's browser test\n"
+                             "# under ipywidgets 7.7 (tests/test_browser.py). Written by `make lock`.\n"
+                             + "".join(f"{name}=={v}\n" for name, v in sorted(lab3_pins.items())), encoding="utf-8")
+        print(f"lock: {len(lab3_pins)} packages pinned in {LAB3_LOCK.relative_to(ROOT)}")
 
 
 def main(argv: list[str]) -> int:
     if len(argv) >= 2 and argv[0] == "write":
-        write(argv[1], argv[2] if len(argv) > 2 else None)
+        write(argv[1], argv[2] if len(argv) > 2 else None, argv[3] if len(argv) > 3 else None)
         return 0
     if argv == ["check"]:
         problems = unpinned(installed(), read(LOCK))

@@ -5,8 +5,9 @@ the slide, nothing cut off by a box that hides its overflow (MathJax's own boxes
 scrolls, none shrunk below 90%, and every piece of text at least 24 px on the screen (code 20 px),
 MathJax's formulas aside (their sub- and superscripts are smaller by design).
 
-Used by the tests (tests/test_slides.py, and the slideshow of every notebook built from its nbval run,
-see conftest.py) and by tools/slide_plan.py, which plans the slide breaks that make this pass.
+Used by the tests (tests/test_slides.py: notebook 02's slideshow in `make test`, every notebook's from the
+whole website's runs in `make browser-test`) and by tools/slide_plan.py, which plans the slide breaks that
+make this pass.
 """
 
 from __future__ import annotations
