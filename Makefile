@@ -16,7 +16,7 @@ STAMP := $(VENV)/.installed
 # `make lab` needs only the lab extra; `make test` installs everything (which includes the lab).
 LAB_STAMP := $(VENV)/.installed-lab
 # Two workers, one notebook (or test file) each (`--dist loadfile` is in pyproject.toml, so that a hand-typed
-# `pytest -n 2` shares the test files out the same way): see conftest.py for the thread cap.
+# `pytest -n 2` shares the test files out the same way, the longest first): see conftest.py for the thread cap and the order.
 PYTEST_ARGS ?= -n 2 -rs -m 'not slow'
 LAB_ARGS ?=
 # JupyterLab refuses to run as root (containers, some lab machines) unless told it may.

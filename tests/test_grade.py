@@ -364,8 +364,11 @@ def test_grading_resumes_where_it_stopped(graded, tmp_path):
     out = tmp_path / "grades.csv"
     course = graded["root"] / "course"
     limits = grade.Limits(time=TIME_LIMIT)
-    grade.grade_folder(submissions, limits, course=course, out=out, log=lambda line: None, jobs=2)
+    # a run that stopped after ada and ben: their rows of the graded run, as grade_folder wrote them
+    header, *rows = graded["csv"].read_text().splitlines(keepends=True)
+    out.write_text(header + "".join(row for row in rows if row.split(",")[0] in ("ada", "ben")))
     first = out.read_text()
+    assert len(first.splitlines()) == 3
     shutil.copytree(graded["submissions"] / "yan", submissions / "yan")
     lines = []
     grade.grade_folder(submissions, limits, course=course, out=out, log=lines.append, resume=True)

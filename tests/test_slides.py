@@ -498,12 +498,10 @@ def assets(tmp_path_factory):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", [path.stem for path in NOTEBOOK_PATHS])
-def test_every_notebook_s_slideshow_fits_the_screen(whole_site, assets, name):
+def test_every_notebook_s_slideshow_fits_the_screen(whole_site, assets, browser, name):
     from tools import editions
     from tools import notebooks as nbtools
 
-    if not slide_walk.browser_available():
-        pytest.skip("the slide walk needs playwright and Chromium (make browser-test installs them)")
     nb = nbformat.from_dict(whole_site[1][name])
     nb.metadata["course_slides"] = {"mode": "smoke"}
     page, _ = slides.prepare_and_export(nb)
@@ -511,7 +509,7 @@ def test_every_notebook_s_slideshow_fits_the_screen(whole_site, assets, name):
     path.write_text(page, encoding="utf-8")
     report = slide_walk.check_slideshow(path, name, screenshots={
         SCREENSHOTS[name]: ARTIFACTS / f"slides_{name}_worst_before.png"} if name in SCREENSHOTS else {},
-        title_screenshot=ARTIFACTS / f"slides_{name}_title.png")
+        title_screenshot=ARTIFACTS / f"slides_{name}_title.png", browser=browser)
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / f"slides_{name}_fit.txt").write_text(report["summary"] + "\n", encoding="utf-8")
     unexplained = [cell.id for cell in nb.cells if cell.cell_type == "code" and not nbtools.alt_text(cell)

@@ -481,7 +481,9 @@ def test_fit_trains_with_worker_processes_that_start_afresh():
 
     seed_everything(0)
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
-    loader = DataLoader(PatternPatches(16, seed=0), batch_size=8, num_workers=1, multiprocessing_context="spawn")
+    # one worker kept for the whole run (training and evaluation), so that one process, not two, starts afresh
+    loader = DataLoader(PatternPatches(16, seed=0), batch_size=8, num_workers=1, multiprocessing_context="spawn",
+                        persistent_workers=True)
     history = training.fit(model, loader, loader, epochs=1, progress=False, live=False)
     assert len(history.epochs) == 1 and history.epochs[0]["val_accuracy"] is not None
 

@@ -170,46 +170,50 @@ def refuse_the_network(page) -> list[str]:
 
 
 def check_slideshow(path: Path, name: str, screenshots: dict[str, Path] | None = None,
-                    title_screenshot: Path | None = None, accessibility_check: bool = True) -> dict:
-    """Open one slideshow offline in a browser of its own and walk it. Returns the walk's results with
-    `slides` (horizontal slides), `trouble` (network requests, failed loads, page errors, formulas that
-    did not typeset, images that did not load), a one-line `summary` and `accessibility` (the WCAG 2.1
-    A/AA violations axe-core finds on the slides). `screenshots` maps a cell id to the file that gets a
-    picture of the slide holding that cell."""
-    from playwright.sync_api import sync_playwright
+                    title_screenshot: Path | None = None, accessibility_check: bool = True, browser=None) -> dict:
+    """Open one slideshow offline in a browser (`browser`, a Playwright browser, or one of its own) and walk
+    it. Returns the walk's results with `slides` (horizontal slides), `trouble` (network requests, failed
+    loads, page errors, formulas that did not typeset, images that did not load), a one-line `summary` and
+    `accessibility` (the WCAG 2.1 A/AA violations axe-core finds on the slides). `screenshots` maps a cell id
+    to the file that gets a picture of the slide holding that cell."""
+    if browser is None:
+        from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        try:
-            context, page, trouble = open_offline(browser, path, keep_off=refuse_the_network)
-            slides = page.evaluate("Reveal.getHorizontalSlides().length")
-            walked = walk(page)
-            found = [*(f"asked the network for {url}" for url in trouble["remote"]),
-                     *(f"could not load {url}" for url in trouble["failed"] if url != MATHJAX_FONT_PROBE),
-                     *(f"page error: {error}" for error in trouble["errors"] if MATHJAX_FONT_PROBE not in error)]
-            errors = page.evaluate("document.querySelectorAll('.MathJax_Error, .merror').length")
-            if errors:
-                found.append(f"{errors} formula(s) MathJax could not typeset")
-            broken = page.evaluate("[...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).length")
-            if broken:
-                found.append(f"{broken} image(s) did not load")
-            for cell_id, target in (screenshots or {}).items():
-                target.parent.mkdir(parents=True, exist_ok=True)
-                where = page.evaluate(f"""(() => {{ const e = document.getElementById({cell_id!r}.startsWith('cell-id=')
-                    ? {cell_id!r} : 'cell-id=' + {cell_id!r}); return e && Reveal.getIndices(e.closest('section')); }})()""")
-                if where is None:
-                    found.append(f"no cell {cell_id} to take a picture of")
-                    continue
-                page.evaluate(f"Reveal.slide({where['h']}, {where['v'] or 0}, 99)")
-                page.screenshot(path=str(target))
-            if title_screenshot is not None:
-                page.evaluate("Reveal.slide(0, 0)")
-                title_screenshot.parent.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(title_screenshot))
-            barriers = accessibility_of_every_slide(page, name) if accessibility_check else []
-            context.close()
-        finally:
-            browser.close()
+        with sync_playwright() as playwright:
+            own = launch(playwright)
+            try:
+                return check_slideshow(path, name, screenshots, title_screenshot, accessibility_check, browser=own)
+            finally:
+                own.close()
+    context, page, trouble = open_offline(browser, path, keep_off=refuse_the_network)
+    try:
+        slides = page.evaluate("Reveal.getHorizontalSlides().length")
+        walked = walk(page)
+        found = [*(f"asked the network for {url}" for url in trouble["remote"]),
+                 *(f"could not load {url}" for url in trouble["failed"] if url != MATHJAX_FONT_PROBE),
+                 *(f"page error: {error}" for error in trouble["errors"] if MATHJAX_FONT_PROBE not in error)]
+        errors = page.evaluate("document.querySelectorAll('.MathJax_Error, .merror').length")
+        if errors:
+            found.append(f"{errors} formula(s) MathJax could not typeset")
+        broken = page.evaluate("[...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).length")
+        if broken:
+            found.append(f"{broken} image(s) did not load")
+        for cell_id, target in (screenshots or {}).items():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            where = page.evaluate(f"""(() => {{ const e = document.getElementById({cell_id!r}.startsWith('cell-id=')
+                ? {cell_id!r} : 'cell-id=' + {cell_id!r}); return e && Reveal.getIndices(e.closest('section')); }})()""")
+            if where is None:
+                found.append(f"no cell {cell_id} to take a picture of")
+                continue
+            page.evaluate(f"Reveal.slide({where['h']}, {where['v'] or 0}, 99)")
+            page.screenshot(path=str(target))
+        if title_screenshot is not None:
+            page.evaluate("Reveal.slide(0, 0)")
+            title_screenshot.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(title_screenshot))
+        barriers = accessibility_of_every_slide(page, name) if accessibility_check else []
+    finally:
+        context.close()
     return {**walked, "slides": slides, "trouble": found, "summary": summary(name, walked), "accessibility": barriers}
 
 
