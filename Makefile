@@ -123,7 +123,8 @@ browser-test: $(STAMP)
 
 # The tests marked slow, which `make test` leaves out to stay within 5 minutes: the whole website built with every
 # notebook run and each page checked, every notebook's exported slideshow walked, `make present`, the live decks,
-# and the runs of several processes (torchrun, also in the grader's sandbox). One process, so that the website is
+# the runs of several processes (torchrun, also in the grader's sandbox), the widget tests under ipywidgets 7.7 and
+# notebooks 00 and 03 run once more (under a faked Colab, in the grader's sandbox). One process, so that the website is
 # built once for the site's and the slides' tests. CI runs `make test`, then this.
 slow-test: $(STAMP)
 	@command -v chromium >/dev/null 2>&1 || { test "$$(id -u)" = 0 && apt-get update -qq && apt-get install -y -qq chromium; }

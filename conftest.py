@@ -39,12 +39,12 @@ def pytest_collectstart(collector):
 # files to run are short ones and neither worker waits long for the other at the end. Seconds each took in `make
 # test` (junit report, 2-core machine); the other files keep their order.
 LONGEST_FIRST = {
-    "tests/test_browser.py": 90, "tests/test_grade.py": 73, "notebooks/07_training_dogs_vs_cats.ipynb": 43,
+    "tests/test_browser.py": 90, "tests/test_grade.py": 55, "notebooks/07_training_dogs_vs_cats.ipynb": 43,
     "notebooks/10_beyond_one_machine.ipynb": 40, "notebooks/09_after_resnet.ipynb": 38,
     "notebooks/08_what_the_network_looks_at.ipynb": 32, "notebooks/04_alexnet_filters_feature_maps.ipynb": 30,
     "tests/test_models.py": 26, "notebooks/05_architectures.ipynb": 19,
     "notebooks/11_efficient_and_designed_cnns.ipynb": 18, "notebooks/06_training_lenet_mnist.ipynb": 17,
-    "tests/test_widgets.py": 16, "tests/test_colab_readiness.py": 14, "tests/test_answer_key.py": 13,
+    "tests/test_widgets.py": 16, "tests/test_answer_key.py": 13,
     "notebooks/02_convolution_by_hand.ipynb": 12, "notebooks/03_padding_stride_pooling.ipynb": 11,
     "notebooks/01_mlp_to_cnn.ipynb": 11, "tests/test_training.py": 10,
 }

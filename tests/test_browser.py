@@ -116,15 +116,19 @@ def lab(tmp_path_factory):
         shutil.copy(notebook, folder)
     _write_gallery(folder)
     shutil.copytree(PRESENT_SETTINGS, folder / "settings")  # as `make present` has them: no news, slides' sizes
-    port, token = _free_port(), "course-browser-test"
-    env = {**os.environ, "COURSE_SMOKE": "1", "COURSE_OFFLINE": "1"}
+    yield from _serve(sys.executable, folder, "course-browser-test", {}, "JupyterLab")
+
+
+def _serve(python: str, folder: Path, token: str, env: dict, what: str):
+    """Run `python -m jupyterlab` on `folder` (settings and workspaces of its own: nothing read from, or left in,
+    the user's JupyterLab settings) on a free port; yield (address, token) once it answers, then stop it."""
+    port = _free_port()
     log = open(folder / "lab.log", "w")
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
+        [python, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
          f"--IdentityProvider.token={token}", "--allow-root", f"--ServerApp.root_dir={folder}", "--LabApp.news_url=",
-         # settings and workspaces of its own: nothing read from, or left in, the user's JupyterLab settings
          f"--LabApp.user_settings_dir={folder / 'settings'}", f"--LabApp.workspaces_dir={folder / 'workspaces'}"],
-        stdout=log, stderr=subprocess.STDOUT, env=env)
+        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "COURSE_SMOKE": "1", "COURSE_OFFLINE": "1", **env})
     try:
         for _ in range(120):
             try:
@@ -133,7 +137,7 @@ def lab(tmp_path_factory):
             except OSError:
                 time.sleep(0.5)
         else:
-            pytest.fail(f"JupyterLab did not start; see {folder / 'lab.log'}")
+            pytest.fail(f"{what} did not start; see {folder / 'lab.log'}")
         yield f"http://127.0.0.1:{port}", token
     finally:
         server.terminate()
@@ -389,6 +393,26 @@ def _map_picture(root, stage: str, channel: int) -> str:
     return root.evaluate(f"r => r.querySelector('canvas[data-stage={stage}][data-channel=\"{channel}\"]').toDataURL()")
 
 
+def _clear_then_draw_a_zero(page, root, maps_one: str) -> None:
+    """Clear empties the view; a 0 drawn then is read as 0, and the first map differs from the 1's (`maps_one`)."""
+    root.query_selector("button:text-is('Clear')").click()
+    _settled(root)
+    assert root.get_attribute("data-predicted") == ""
+    _draw(page, root, ZERO)
+    assert root.get_attribute("data-predicted") == "0", f"the drawn 0 was read as {root.get_attribute('data-predicted')!r}"
+    assert _map_picture(root, "conv1", 0) != maps_one, "the feature maps did not redraw"
+
+
+def _explain_conv2_map_3(page, root) -> str:
+    """Click the pixel at row 5, column 4 of conv2's 10x10 map 3; return the explanation's text alternative."""
+    target = root.query_selector("canvas[data-stage=conv2][data-channel='3']")
+    box = target.bounding_box()
+    target.click(position={"x": box["width"] * 0.45, "y": box["height"] * 0.55})
+    alt = page.wait_for_selector(".course-drawing-explanation", timeout=20_000).get_attribute("alt")
+    assert alt.startswith("conv2 map 3, row 5, column 4:") and "The network's own value" in alt, alt
+    return alt
+
+
 def test_drawing_a_one_then_a_zero_changes_the_prediction_and_the_maps(gallery):
     """In JupyterLab, with the mouse: a 1 drawn on the canvas, then (after Clear) a 0. The network's answer
     changes from 1 to 0 and the feature maps redraw; the view follows the pen (several updates per stroke).
@@ -403,12 +427,7 @@ def test_drawing_a_one_then_a_zero_changes_the_prediction_and_the_maps(gallery):
     assert updates_for_one >= 3, f"only {updates_for_one} update(s) while drawing a stroke of 20 moves"
     ARTIFACTS.mkdir(exist_ok=True)
     root.screenshot(path=str(ARTIFACTS / "drawing_explorer_one.png"))
-    root.query_selector("button:text-is('Clear')").click()
-    _settled(root)
-    assert root.get_attribute("data-predicted") == ""
-    _draw(page, root, ZERO)
-    assert root.get_attribute("data-predicted") == "0", f"the drawn 0 was read as {root.get_attribute('data-predicted')!r}"
-    assert _map_picture(root, "conv1", 0) != maps_one, "the feature maps did not redraw"
+    _clear_then_draw_a_zero(page, root, maps_one)
     root.screenshot(path=str(ARTIFACTS / "drawing_explorer_zero.png"))
     times = sorted(int(t) for t in root.get_attribute("data-times").split(","))
     arrived = sorted(int(t) for t in root.get_attribute("data-arrived").split(","))
@@ -425,12 +444,7 @@ def test_clicking_a_map_of_the_drawing_explorer_explains_its_number(gallery):
     page, root = _explorer(gallery)
     if not root.get_attribute("data-predicted"):
         _draw(page, root, ZERO)
-    target = root.query_selector("canvas[data-stage=conv2][data-channel='3']")
-    box = target.bounding_box()
-    target.click(position={"x": box["width"] * 0.45, "y": box["height"] * 0.55})  # the pixel at row 5, column 4 of 10x10
-    image = page.wait_for_selector(".course-drawing-explanation", timeout=20_000)
-    alt = image.get_attribute("alt")
-    assert alt.startswith("conv2 map 3, row 5, column 4:") and "The network's own value" in alt, alt
+    alt = _explain_conv2_map_3(page, root)
     total, value = (float(x) for x in re.findall(r"that is (-?\d+\.\d+), and after the ReLU (-?\d+\.\d+)", alt)[0])
     shown = float(re.search(r"own value: (-?\d+\.\d+)", alt).group(1))
     assert abs(max(total, 0) - shown) < 2e-3 and abs(value - shown) < 2e-3, alt
@@ -643,28 +657,8 @@ def lab_ipywidgets7(tmp_path_factory):
     notebook.metadata["kernelspec"] = {"name": "course-ipywidgets7", "display_name": "Python (ipywidgets 7.7)",
                                        "language": "python"}
     nbformat.write(notebook, folder / EXPLORER_7)
-    port, token = _free_port(), "course-browser-test-7"
-    env = {**os.environ, "COURSE_SMOKE": "1", "COURSE_OFFLINE": "1", "JUPYTER_PATH": str(folder / "jupyter")}
-    log = open(folder / "lab.log", "w")
-    server = subprocess.Popen(
-        [str(LAB3), "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
-         f"--IdentityProvider.token={token}", "--allow-root", f"--ServerApp.root_dir={folder}", "--LabApp.news_url=",
-         f"--LabApp.user_settings_dir={folder / 'settings'}", f"--LabApp.workspaces_dir={folder / 'workspaces'}"],
-        stdout=log, stderr=subprocess.STDOUT, env=env)
-    try:
-        for _ in range(120):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail(f"JupyterLab 3.6 did not start; see {folder / 'lab.log'}")
-        yield f"http://127.0.0.1:{port}", token
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
-        log.close()
+    yield from _serve(str(LAB3), folder, "course-browser-test-7", {"JUPYTER_PATH": str(folder / "jupyter")},
+                      "JupyterLab 3.6")
 
 
 def test_the_drawing_explorer_works_under_ipywidgets_7(lab_ipywidgets7, browser):
@@ -681,17 +675,8 @@ def test_the_drawing_explorer_works_under_ipywidgets_7(lab_ipywidgets7, browser)
         _draw(page, root, ONE)
         assert root.get_attribute("data-predicted") == "1", f"the drawn 1 was read as {root.get_attribute('data-predicted')!r}"
         maps_one = _map_picture(root, "conv1", 0)
-        root.query_selector("button:text-is('Clear')").click()
-        _settled(root)
-        assert root.get_attribute("data-predicted") == ""
-        _draw(page, root, ZERO)
-        assert root.get_attribute("data-predicted") == "0", f"the drawn 0 was read as {root.get_attribute('data-predicted')!r}"
-        assert _map_picture(root, "conv1", 0) != maps_one, "the feature maps did not redraw"
-        target = root.query_selector("canvas[data-stage=conv2][data-channel='3']")
-        box = target.bounding_box()
-        target.click(position={"x": box["width"] * 0.45, "y": box["height"] * 0.55})
-        alt = page.wait_for_selector(".course-drawing-explanation", timeout=20_000).get_attribute("alt")
-        assert alt.startswith("conv2 map 3, row 5, column 4:") and "The network's own value" in alt, alt
+        _clear_then_draw_a_zero(page, root, maps_one)
+        _explain_conv2_map_3(page, root)
         ARTIFACTS.mkdir(exist_ok=True)
         root.screenshot(path=str(ARTIFACTS / "drawing_explorer_ipywidgets7.png"))
     finally:

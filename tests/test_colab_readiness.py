@@ -7,6 +7,7 @@ import sys
 import zipfile
 
 import nbformat
+import pytest
 from helpers import ROOT
 
 from tools import notebooks as nbtools
@@ -29,6 +30,7 @@ print("INSTALL:", " ".join(_pip_calls[0][4:]))
 '''
 
 
+@pytest.mark.slow  # notebook 00 run once more, whole: `make slow-test` (nbval runs it in `make test`)
 def test_setup_notebook_takes_the_colab_path(tmp_path):
     nb = nbformat.read(ROOT / "notebooks" / "00_setup.ipynb", as_version=4)
     install = next(i for i, c in enumerate(nb.cells) if nbtools.INSTALL_TAG in c.metadata.get("tags", []))

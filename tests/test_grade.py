@@ -426,6 +426,7 @@ def test_torchrun_works_inside_the_sandbox(tmp_path):
     assert (row["03 status"], row["03.1"]) == ("ok", "correct"), row
 
 
+@pytest.mark.slow  # notebook 03 run once more, whole, in the sandbox: `make slow-test` (nbval runs it in `make test`)
 @needs_sandbox
 def test_real_student_editions_filled_in_grade_all_correct_for_their_student(tmp_path, monkeypatch):
     """Notebook 03's worked solutions use the student's own numbers, so they are right for anyone. (It
