@@ -1,5 +1,5 @@
 """Fixtures shared by several test files: a real browser (test_browser.py, test_slides.py, test_site.py),
-the whole website built once with every notebook run (test_site.py, test_slides.py: `make browser-test`)
+the whole website built once with every notebook run (test_site.py, test_slides.py: `make slow-test`)
 and closing the figures a test drew (test_plotting.py, test_widgets.py)."""
 
 from pathlib import Path

@@ -5,7 +5,7 @@ redraws the figure. Screenshots are saved in test-artifacts/.
 The notebooks themselves run under nbval; here the browser's part is checked: every interactive widget
 the notebooks use, built as the notebook builds it (the same call) in one small gallery notebook, so
 that the slow cells before them (training, pretrained models) are not run a second time (a test
-checks the gallery holds every widget a notebook calls); and (marked slow, for `make browser-test`)
+checks the gallery holds every widget a notebook calls); and (marked slow, for `make slow-test`)
 notebook 02 run in JupyterLab and presented live, as `make present` opens it, with its widgets working
 on the slides, and the live decks of four notebooks walked view by view.
 
@@ -512,7 +512,7 @@ def _walk_live_deck(page, name: str) -> None:
                                       "do not fit 1280x720: " + "; ".join(walked["problems"]))
 
 
-# The live decks are walked view by view (each view checked as the exported slides are) by `make browser-test`
+# The live decks are walked view by view (each view checked as the exported slides are) by `make slow-test`
 # only, to keep `make test` within its time: 02 (the presented notebook above, about 40 s of walking), and 06,
 # 09 and 11, whose cells run in JupyterLab first (30 to 60 s each). JupyterLab cannot put a cell's outputs on a
 # subslide of their own, so these notebooks keep a figure's code short enough to fit above it, and the
@@ -548,7 +548,7 @@ def _visible(element) -> bool:
         return e.checkVisibility({visibilityProperty: true}) && r.width > 0 && r.top >= 0 && r.bottom <= innerHeight; }""")
 
 
-@pytest.mark.slow  # 40 s of `make present`: `make browser-test` runs it, `make test` the drawing explorer's deck below
+@pytest.mark.slow  # 40 s of `make present`: `make slow-test` runs it, `make test` the drawing explorer's deck below
 def test_live_slideshow_shows_working_widgets(presented, browser):
     """Notebook 02 presented live by `make present`: the address it prints opens the notebook with no
     question about news; the stepper slide shows the dropdown and the sliders as controls, and moving a

@@ -4,7 +4,7 @@ One build of the home page and two chapters (notebook 00 run in smoke mode for i
 notebook 03 as stored for its formulas, which need no run) is checked file by file (every
 internal link and anchor resolves, no page loads from the network, no solution is published) and
 then in headless Chromium with the network off: the maths is typeset and the figures are drawn.
-Those builds are tests marked slow (Sphinx, a notebook run and Chromium: `make browser-test`, which
+Those builds are tests marked slow (Sphinx, a notebook run and Chromium: `make slow-test`, which
 CI runs after `make test`), with the whole site checked page by page; `make test` runs the rest.
 """
 

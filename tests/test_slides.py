@@ -478,7 +478,7 @@ def test_the_figure_measure_follows_the_presentation_style():
     assert slide_walk.smallest_figure_scale() * slide_walk.figure_label_px() == pytest.approx(slide_walk.SMALLEST_FIGURE_TEXT)
 
 
-# -- every notebook's slideshow, from the whole site's runs (`make browser-test`) ----------------------------------
+# -- every notebook's slideshow, from the whole site's runs (`make slow-test`) ----------------------------------
 # Each notebook's slideshow, exported as `make slides SMOKE=1` exports it from the smoke-mode run the whole
 # website's build made (solutions left out, figures and widgets' figures included), then walked in headless
 # Chromium at 1280x720 (tools/slide_walk.py). Marked slow: twelve walks are two minutes of browser work

@@ -5,9 +5,9 @@ the slide, nothing cut off by a box that hides its overflow (MathJax's own boxes
 scrolls, none shrunk below 90%, and every piece of text at least 24 px on the screen (code 20 px),
 MathJax's formulas aside (their sub- and superscripts are smaller by design).
 
-Used by the tests (tests/test_slides.py: notebook 02's slideshow in `make test`, every notebook's from the
-whole website's runs in `make browser-test`) and by tools/slide_plan.py, which plans the slide breaks that
-make this pass.
+Used by the tests (tests/test_slides.py: the walk itself on slides made to fail it in `make test`; notebook
+02's slideshow from `make slides SMOKE=1` and every notebook's from the whole website's runs in `make
+slow-test`) and by tools/slide_plan.py, which plans the slide breaks that make this pass.
 """
 
 from __future__ import annotations
