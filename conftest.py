@@ -23,7 +23,7 @@ import matplotlib  # noqa: E402 - after the environment above, which kernels and
 matplotlib.use("Agg")  # the test process itself never opens a window; kernels keep their inline backend
 # The kernels (not this process, whose matplotlib has read its settings) draw with the presentation fonts,
 # as `make slides` does: the slideshows built from the whole site's runs (tests/test_slides.py, `make
-# browser-test`) are the slides a lecturer gets.
+# slow-test`) are the slides a lecturer gets.
 os.environ.setdefault("MATPLOTLIBRC", str(Path(__file__).resolve().parent / "tools" / "slides_template" / "matplotlibrc"))
 
 

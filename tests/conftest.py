@@ -30,18 +30,14 @@ def whole_site(tmp_path_factory):
     for the tests marked slow: (the home page, {notebook: its run}). The same runs serve the site's check
     of every page and the walk of every notebook's exported slideshow."""
     pytest.importorskip("myst_nb")
-    import nbformat
-
     from tools import site
     from tools.notebooks import NOTEBOOKS
 
     names = [path.stem for path in sorted(NOTEBOOKS.glob("*.ipynb"))]
     root = tmp_path_factory.mktemp("whole-site")
     index = site.build(names, out=root / "html", smoke=True, work=root / "work", execute=True)
-    runs = {}
-    for name in names:
-        (path,) = (root / "work" / "executed").glob(f"{name}.smoke.*.ipynb")
-        runs[name] = nbformat.read(path, as_version=4)
+    runs = {name: site.executed(root / "work", name) for name in names}
+    assert None not in runs.values(), f"the build kept no run of {[n for n, run in runs.items() if run is None]}"
     return index, runs
 
 

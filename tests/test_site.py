@@ -195,3 +195,12 @@ def test_every_chapter_of_the_whole_site_meets_wcag_aa(whole_site, browser):
         f"{len(names) + 1} pages checked\n" + "\n".join(barriers + unexplained) + "\n", encoding="utf-8")
     assert barriers == [], f"{len(barriers)} WCAG 2.1 AA violations (axe-core): " + "; ".join(barriers[:10])
     assert unexplained == [], f"figures with no text alternative: {unexplained}"
+
+
+def test_a_kept_run_is_read_back_by_name_and_mode(tmp_path):
+    (tmp_path / "executed").mkdir()
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1")])
+    nbformat.write(nb, tmp_path / "executed" / "00_setup.smoke.0123456789abcdef.ipynb")
+    assert site.executed(tmp_path, "00_setup").cells[0].source == "1 + 1"
+    assert site.executed(tmp_path, "00_setup", smoke=False) is None
+    assert site.executed(tmp_path, "01_mlp_to_cnn") is None

@@ -49,6 +49,13 @@ WORK = ROOT / "build" / "site"
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 
 
+def executed(work: Path, name: str, smoke: bool = True):
+    """The run of notebook `name` (solutions left out, as the site shows it) that a build with this `work`
+    folder kept, read back; None when that build did not run it."""
+    found = sorted((work / "executed").glob(f"{name}.{'smoke' if smoke else 'full'}.*.ipynb"))
+    return nbformat.read(found[0], as_version=4) if found else None
+
+
 def _run(nb, name: str, smoke: bool, cache: Path, rerun: bool):
     """The notebook run in `smoke` or full mode, from the cache when the same notebook ran before."""
     mode = "smoke" if smoke else "full"
